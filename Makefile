@@ -1,0 +1,72 @@
+# Fronts CMake and the local servers.
+#
+#   make demo   install what is missing, build, run the demo on the embedded broker
+#   make test   install what is missing, build, start PostgreSQL and Kafka, run
+#               every test (unit, integration, unit under ASan+UBSan), stop them
+#
+# Other targets: deps, build, build-asan, unit, services-up, services-down, clean.
+
+SHELL := /bin/bash
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+JOBS ?= $(shell nproc)
+
+# Debian packages: the build, the tests and the local servers.
+DEB_PACKAGES := build-essential cmake ninja-build pkg-config \
+	librdkafka-dev libpq-dev libcjson-dev libyaml-dev libssl-dev libcmocka-dev \
+	postgresql-15 postgresql-client-15 kcat python3 maven openjdk-17-jre-headless \
+	procps iproute2
+
+.PHONY: all deps build build-asan unit test test-run demo services-up services-down clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -G Ninja -DLY_WERROR=ON >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DLY_WERROR=ON -DLY_SANITIZE=ON -DLY_INTEGRATION=OFF \
+		-DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+
+unit: build
+	ctest --test-dir $(BUILD) -L unit --output-on-failure
+
+services-up: deps
+	deploy/local/pg.sh start
+	deploy/local/kafka.sh start
+
+services-down:
+	-deploy/local/kafka.sh stop
+	-deploy/local/pg.sh stop
+
+# The servers are stopped whatever the tests did; the exit status is the tests'.
+test: build build-asan
+	@$(MAKE) --no-print-directory services-up
+	@status=0; \
+	$(MAKE) --no-print-directory test-run || status=$$?; \
+	$(MAKE) --no-print-directory services-down; \
+	exit $$status
+
+test-run:
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --test-dir $(BUILD_ASAN) -L unit --output-on-failure
+	ctest --test-dir $(BUILD) --output-on-failure
+
+demo: build
+	@deploy/local/demo.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

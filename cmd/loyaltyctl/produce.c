@@ -1,0 +1,301 @@
+/*
+ * produce.c: sample traffic. `produce` writes N realistic events (orders
+ * with 2-5 items, refunds and cancellations of earlier orders, reviews,
+ * social interactions), keyed by customer, the same for the same --seed;
+ * `topics` creates the configured topics.
+ */
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "loyalty/kafka.h"
+#include "loyalty/util.h"
+
+/* splitmix64: small, fast, and the same everywhere. */
+static uint64_t next_rand(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static int64_t rand_range(uint64_t *s, int64_t lo, int64_t hi)
+{
+	return lo + (int64_t)(next_rand(s) % (uint64_t)(hi - lo + 1));
+}
+
+static const char *const categories[] = {"electronics", "fashion", "home", "outdoor",
+					 "beauty", "toys", "books", "sports"};
+static const char *const platforms[] = {"instagram", "tiktok", "x", "facebook",
+					"youtube", "other"};
+static const char *const actions[] = {"follow", "share", "like", "comment",
+				      "mention", "ugc"};
+
+typedef struct sample {
+	const char *topic;
+	char key[64];
+	ly_buf_t value;
+} sample_t;
+
+/* The last paid order of each customer, for refunds. */
+typedef struct last_order {
+	int64_t index; /* -1: none */
+	int64_t total;
+	int64_t refunded;
+} last_order_t;
+
+static void envelope(ly_buf_t *b, uint64_t seed, int64_t i, const char *type,
+		     int64_t time_us)
+{
+	char ts[40];
+	ly_time_format_rfc3339(time_us, ts, sizeof(ts));
+	ly_buf_printf(b,
+		      "{\"specversion\":\"1.0\",\"id\":\"evt-%llu-%lld\","
+		      "\"source\":\"urn:loyaltyctl:produce\",\"type\":\"%s\",\"time\":\"%s\","
+		      "\"datacontenttype\":\"application/json\",\"data\":{",
+		      (unsigned long long)seed, (long long)i, type, ts);
+}
+
+static void make_sample(sample_t *out, const ly_config_t *cfg, uint64_t seed,
+			uint64_t *rng, int64_t i, int64_t customers,
+			last_order_t *orders)
+{
+	int64_t c = rand_range(rng, 0, customers - 1);
+	/* 2026-11-01T00:00:00Z plus 7 s per event: a busy shop's day. */
+	int64_t time_us = (ly_days_from_civil(2026, 11, 1) * 86400 + i * 7) * 1000000;
+	snprintf(out->key, sizeof(out->key), "c%05lld", (long long)c);
+	ly_buf_t *b = &out->value;
+	ly_buf_reset(b);
+	int64_t r = rand_range(rng, 0, 99);
+	last_order_t *lo = &orders[c];
+	if (r < 10 && lo->index >= 0 && lo->refunded < lo->total) {
+		out->topic = cfg->topic_orders;
+		int cancel = rand_range(rng, 0, 3) == 0;
+		envelope(b, seed, i, cancel ? "order.cancelled" : "order.refunded", time_us);
+		ly_buf_printf(b, "\"order_id\":\"o-%llu-%lld\",\"customer_id\":\"%s\"",
+			      (unsigned long long)seed, (long long)lo->index, out->key);
+		if (!cancel && rand_range(rng, 0, 1)) {
+			int64_t amount = rand_range(rng, 1, lo->total - lo->refunded);
+			ly_buf_printf(b, ",\"amount\":%lld", (long long)amount);
+			lo->refunded += amount;
+		} else {
+			lo->refunded = lo->total;
+		}
+		ly_buf_puts(b, "}}");
+		return;
+	}
+	if (r < 65) {
+		out->topic = cfg->topic_orders;
+		envelope(b, seed, i, "order.paid", time_us);
+		int items = (int)rand_range(rng, 2, 5);
+		int64_t total = 0;
+		ly_buf_t it = {0};
+		for (int k = 0; k < items; k++) {
+			int64_t qty = rand_range(rng, 1, 3);
+			int64_t price = rand_range(rng, 5, 500) * 100 + rand_range(rng, 0, 99);
+			total += qty * price;
+			ly_buf_printf(&it,
+				      "%s{\"sku\":\"sku-%lld\",\"category\":\"%s\","
+				      "\"quantity\":%lld,\"unit_price\":%lld}",
+				      k ? "," : "", (long long)rand_range(rng, 1, 5000),
+				      categories[rand_range(rng, 0, LY_ARRAY_LEN(categories) - 1)],
+				      (long long)qty, (long long)price);
+		}
+		ly_buf_printf(b,
+			      "\"order_id\":\"o-%llu-%lld\",\"customer_id\":\"%s\","
+			      "\"total\":%lld,\"currency\":\"TRY\",\"items\":[%s]}}",
+			      (unsigned long long)seed, (long long)i, out->key,
+			      (long long)total, it.data);
+		ly_buf_free(&it);
+		lo->index = i;
+		lo->total = total;
+		lo->refunded = 0;
+		return;
+	}
+	if (r < 85) {
+		out->topic = cfg->topic_reviews;
+		envelope(b, seed, i, "review.submitted", time_us);
+		ly_buf_printf(b,
+			      "\"review_id\":\"r-%llu-%lld\",\"customer_id\":\"%s\","
+			      "\"product_id\":\"sku-%lld\",\"rating\":%lld,"
+			      "\"verified_purchase\":%s,\"has_photo\":%s,\"text_length\":%lld}}",
+			      (unsigned long long)seed, (long long)i, out->key,
+			      (long long)rand_range(rng, 1, 5000), (long long)rand_range(rng, 1, 5),
+			      rand_range(rng, 0, 3) ? "true" : "false",
+			      rand_range(rng, 0, 2) ? "false" : "true",
+			      (long long)rand_range(rng, 0, 2000));
+		return;
+	}
+	out->topic = cfg->topic_social;
+	envelope(b, seed, i, "social.interaction", time_us);
+	ly_buf_printf(b,
+		      "\"interaction_id\":\"s-%llu-%lld\",\"customer_id\":\"%s\","
+		      "\"platform\":\"%s\",\"action\":\"%s\"}}",
+		      (unsigned long long)seed, (long long)i, out->key,
+		      platforms[rand_range(rng, 0, LY_ARRAY_LEN(platforms) - 1)],
+		      actions[rand_range(rng, 0, LY_ARRAY_LEN(actions) - 1)]);
+}
+
+static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	if (!*s || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int ctl_produce(ctl_t *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"count", required_argument, NULL, 'n'},
+		{"seed", required_argument, NULL, 's'},
+		{"customers", required_argument, NULL, 'c'},
+		{"brokers", required_argument, NULL, 'b'},
+		{"stdout", no_argument, NULL, 'o'},
+		{NULL, 0, NULL, 0},
+	};
+	int64_t count = 1000, seed = 1, customers = 1000;
+	const char *brokers = NULL;
+	int to_stdout = 0;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (parse_i64(optarg, 0, 1000000000, &count))
+				return ctl_usage_error("produce: --count must be 0..1000000000");
+			break;
+		case 's':
+			if (parse_i64(optarg, 0, INT64_MAX, &seed))
+				return ctl_usage_error("produce: --seed must be a non-negative integer");
+			break;
+		case 'c':
+			if (parse_i64(optarg, 1, 10000000, &customers))
+				return ctl_usage_error("produce: --customers must be 1..10000000");
+			break;
+		case 'b':
+			brokers = optarg;
+			break;
+		case 'o':
+			to_stdout = 1;
+			break;
+		default:
+			return ctl_usage_error("produce: bad option");
+		}
+	}
+	if (optind != argc)
+		return ctl_usage_error("produce: unexpected argument \"%s\"", argv[optind]);
+	if (ctl_config(ctl))
+		return 1;
+	char errstr[1024];
+	rd_kafka_t *rk = NULL;
+	if (!to_stdout) {
+		rk = ly_kafka_producer_new(&ctl->cfg, brokers ? brokers : ctl->cfg.kafka_brokers,
+					   NULL, errstr, sizeof(errstr));
+		if (!rk) {
+			fprintf(stderr, "loyaltyctl: %s\n", errstr);
+			return 1;
+		}
+	}
+	last_order_t *orders = malloc((size_t)customers * sizeof(*orders));
+	if (!orders) {
+		fprintf(stderr, "loyaltyctl: out of memory\n");
+		if (rk)
+			rd_kafka_destroy(rk);
+		return 1;
+	}
+	for (int64_t k = 0; k < customers; k++)
+		orders[k].index = -1;
+	uint64_t rng = (uint64_t)seed;
+	sample_t s = {0};
+	int status = 0;
+	for (int64_t i = 0; i < count; i++) {
+		make_sample(&s, &ctl->cfg, (uint64_t)seed, &rng, i, customers, orders);
+		if (to_stdout) {
+			printf("%s\t%s\t%s\n", s.topic, s.key, s.value.data);
+			continue;
+		}
+		for (;;) {
+			rd_kafka_resp_err_t e = rd_kafka_producev(
+				rk, RD_KAFKA_V_TOPIC(s.topic), RD_KAFKA_V_KEY(s.key, strlen(s.key)),
+				RD_KAFKA_V_VALUE(s.value.data, s.value.len),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+			if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+				rd_kafka_poll(rk, 100);
+				continue;
+			}
+			if (e) {
+				fprintf(stderr, "loyaltyctl: produce: %s\n", rd_kafka_err2str(e));
+				status = 1;
+			}
+			break;
+		}
+		if (status)
+			break;
+		rd_kafka_poll(rk, 0);
+	}
+	if (rk) {
+		if (rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		    rd_kafka_outq_len(rk) > 0) {
+			fprintf(stderr, "loyaltyctl: produce: %d events not acknowledged\n",
+				rd_kafka_outq_len(rk));
+			status = 1;
+		}
+		rd_kafka_destroy(rk);
+	}
+	if (!status && !to_stdout)
+		fprintf(stderr, "produce: %lld events written\n", (long long)count);
+	ly_buf_free(&s.value);
+	free(orders);
+	return status;
+}
+
+int ctl_topics(ctl_t *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"partitions", required_argument, NULL, 'p'},
+		{"replication", required_argument, NULL, 'r'},
+		{"brokers", required_argument, NULL, 'b'},
+		{NULL, 0, NULL, 0},
+	};
+	int64_t partitions = 6, replication = 1;
+	const char *brokers = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_i64(optarg, 1, 10000, &partitions))
+				return ctl_usage_error("topics: --partitions must be 1..10000");
+			break;
+		case 'r':
+			if (parse_i64(optarg, 1, 100, &replication))
+				return ctl_usage_error("topics: --replication must be 1..100");
+			break;
+		case 'b':
+			brokers = optarg;
+			break;
+		default:
+			return ctl_usage_error("topics: bad option");
+		}
+	}
+	if (optind != argc)
+		return ctl_usage_error("topics: unexpected argument \"%s\"", argv[optind]);
+	if (ctl_config(ctl))
+		return 1;
+	char errstr[1024];
+	if (ly_kafka_create_topics(&ctl->cfg, brokers ? brokers : ctl->cfg.kafka_brokers,
+				   (int)partitions, (int)replication, errstr,
+				   sizeof(errstr))) {
+		fprintf(stderr, "loyaltyctl: %s\n", errstr);
+		return 1;
+	}
+	printf("topics: ready (%lld partitions each)\n", (long long)partitions);
+	return 0;
+}

@@ -1,0 +1,53 @@
+/*
+ * engine.h: the pure core. Given the program, one customer's state and one
+ * event, it returns the effects (ledger postings with their reasons) and
+ * updates the in-memory state. It touches no server, no clock and no heap
+ * beyond the arena it is handed, so the worker, the CLI and the tests all
+ * get the same answer for the same input.
+ */
+#ifndef LOYALTY_ENGINE_H
+#define LOYALTY_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loyalty/event.h"
+#include "loyalty/program.h"
+#include "loyalty/util.h"
+
+/* A customer's state as the engine sees it; updated in place. */
+typedef struct ly_customer_state {
+	const char *customer_id; /* borrowed */
+	int64_t available;
+	int64_t pending;
+	int changed; /* set by the engine when a posting touched it */
+} ly_customer_state_t;
+
+/* One ledger line. Credits from earning are also lots. */
+typedef struct ly_posting {
+	const char *rule_id; /* borrowed from the program; NULL: no rule */
+	int64_t delta_available;
+	int64_t delta_pending;
+	int64_t available_at_us; /* when the credit becomes available */
+	int64_t expires_at_us;   /* 0: never */
+	const char *reason;      /* arena: "floor(125000/100)*1" */
+	int64_t available_after; /* the customer's balances after this line */
+	int64_t pending_after;
+} ly_posting_t;
+
+typedef struct ly_effects {
+	ly_posting_t *postings; /* arena */
+	size_t postings_len;
+} ly_effects_t;
+
+/*
+ * Applies ev for state->customer_id. Returns 0 and fills *out (arena
+ * memory, valid until the arena is reset), or LY_EINVAL when evaluation
+ * fails (an overflow): then errstr says why, state is unchanged and the
+ * event must not be applied. LY_ENOMEM when the arena is exhausted.
+ */
+int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
+		    ly_customer_state_t *state, const ly_event_t *ev,
+		    ly_arena_t *arena, char *errstr, size_t errstr_size);
+
+#endif

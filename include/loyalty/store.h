@@ -1,0 +1,172 @@
+/*
+ * store.h: PostgreSQL. Migrations, the per-batch transaction (claim event
+ * ids, lock and load customers, write postings, lots, balances, outbox rows
+ * and the next offsets with a compare-and-set), the outbox queue, and the
+ * read side for loyaltyctl (balance, history, verify).
+ *
+ * One ly_store_t owns one connection and is used by one thread. Every
+ * statement is parameterised: no SQL is ever built from input text.
+ */
+#ifndef LOYALTY_STORE_H
+#define LOYALTY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loyalty/engine.h"
+#include "loyalty/util.h"
+
+typedef struct ly_migration {
+	int version;
+	const char *name;
+	const char *sql;
+} ly_migration_t;
+
+/* Compiled in from schemas/sql/ (sorted by version). */
+extern const ly_migration_t ly_migrations[];
+extern const size_t ly_migrations_len;
+
+typedef struct ly_store ly_store_t;
+
+/*
+ * Connects and sets search_path to schema. Returns 0 and *out (the caller
+ * frees with ly_store_close), or LY_EIO with errstr (never the password).
+ */
+int ly_store_open(ly_store_t **out, const char *conninfo, const char *schema,
+		  char *errstr, size_t errstr_size);
+/* Accepts NULL. */
+void ly_store_close(ly_store_t *store);
+/* Drops and re-opens the connection. 0 or LY_EIO. */
+int ly_store_reconnect(ly_store_t *store, char *errstr, size_t errstr_size);
+
+/*
+ * Creates the schema and applies every migration not applied yet, each in
+ * its own transaction, under an advisory lock so replicas may run it at
+ * once. *applied counts the migrations applied now.
+ */
+int ly_store_migrate(ly_store_t *store, int *applied, char *errstr,
+		     size_t errstr_size);
+
+/* Next offsets stored for group/topic and these partitions; -1 if none. */
+int ly_store_load_offsets(ly_store_t *store, const char *group,
+			  const char *topic, const int32_t *partitions,
+			  size_t partitions_len, int64_t *next_out,
+			  char *errstr, size_t errstr_size);
+
+/* ---- the batch transaction ---- */
+
+/* An input event of the batch, in partition order. */
+typedef struct ly_store_event {
+	const ly_event_t *ev;
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	int duplicate; /* out of ly_store_claim_events: seen before */
+} ly_store_event_t;
+
+/* A message for the outbox. */
+typedef struct ly_store_outbox_row {
+	const char *customer_id; /* "" for dead letters */
+	const char *topic;
+	const void *key;
+	size_t key_len; /* key NULL: no key */
+	const char *message_id; /* NULL for dead letters */
+	const void *payload;
+	size_t payload_len;
+	const void *headers; /* encoded by ly_outbox_headers_encode */
+	size_t headers_len;
+} ly_store_outbox_row_t;
+
+/* A ledger line with the event it belongs to. */
+typedef struct ly_store_posting {
+	const ly_event_t *ev;
+	const ly_posting_t *posting;
+} ly_store_posting_t;
+
+/* The next offset of one partition, written by compare-and-set: the row
+ * must hold expected_next (-1: no row yet). */
+typedef struct ly_store_offset {
+	const char *topic;
+	int32_t partition;
+	int64_t expected_next;
+	int64_t next;
+} ly_store_offset_t;
+
+/*
+ * Each step below returns 0, LY_ERETRY (serialization failure, deadlock or
+ * lost connection: roll back and retry the batch), LY_ECONFLICT (an offset
+ * compare-and-set failed: the partition has another owner) or LY_EIO.
+ */
+int ly_store_begin(ly_store_t *store, char *errstr, size_t errstr_size);
+/* Records each event's id; marks the ones seen before as duplicate. */
+int ly_store_claim_events(ly_store_t *store, ly_store_event_t *events,
+			  size_t events_len, ly_arena_t *arena, char *errstr,
+			  size_t errstr_size);
+/* Locks (creating when absent) and loads the customers' balances, in
+ * customer_id order. states[i].customer_id is the input. */
+int ly_store_lock_customers(ly_store_t *store, ly_customer_state_t *states,
+			    size_t states_len, ly_arena_t *arena,
+			    char *errstr, size_t errstr_size);
+int ly_store_write_postings(ly_store_t *store, const char *program_version,
+			    const ly_store_posting_t *postings,
+			    size_t postings_len, ly_arena_t *arena,
+			    char *errstr, size_t errstr_size);
+/* Writes the balances of the states marked changed. */
+int ly_store_write_balances(ly_store_t *store,
+			    const ly_customer_state_t *states,
+			    size_t states_len, ly_arena_t *arena,
+			    char *errstr, size_t errstr_size);
+int ly_store_write_outbox(ly_store_t *store,
+			  const ly_store_outbox_row_t *rows, size_t rows_len,
+			  ly_arena_t *arena, char *errstr, size_t errstr_size);
+int ly_store_write_offsets(ly_store_t *store, const char *group,
+			   const ly_store_offset_t *offsets,
+			   size_t offsets_len, ly_arena_t *arena,
+			   char *errstr, size_t errstr_size);
+int ly_store_commit(ly_store_t *store, char *errstr, size_t errstr_size);
+/* Never fails; a broken connection is reset on the next begin. */
+void ly_store_rollback(ly_store_t *store);
+
+/* ---- the outbox queue ---- */
+
+typedef struct ly_outbox_msg {
+	char *customer_id;
+	int64_t outbox_id;
+	char *topic;
+	void *key; /* NULL: no key */
+	size_t key_len;
+	void *payload;
+	size_t payload_len;
+	void *headers;
+	size_t headers_len;
+	int delivered; /* set by the relay */
+} ly_outbox_msg_t;
+
+/*
+ * In an open transaction: claims up to limit unpublished rows in commit
+ * order, skipping rows another replica holds. Messages live in arena.
+ */
+int ly_store_outbox_claim(ly_store_t *store, size_t limit,
+			  ly_outbox_msg_t **msgs, size_t *msgs_len,
+			  ly_arena_t *arena, char *errstr, size_t errstr_size);
+/* Marks the rows with delivered set as published. */
+int ly_store_outbox_mark(ly_store_t *store, const ly_outbox_msg_t *msgs,
+			 size_t msgs_len, ly_arena_t *arena, char *errstr,
+			 size_t errstr_size);
+
+/* ---- the read side (loyaltyctl) ---- */
+
+/* Prints a customer's balance: text or the JSON of SPEC section 9. */
+int ly_store_print_balance(ly_store_t *store, const char *customer_id,
+			   int json, ly_buf_t *out, char *errstr,
+			   size_t errstr_size);
+/* Prints a customer's ledger, oldest first: a table or a JSON array. */
+int ly_store_print_history(ly_store_t *store, const char *customer_id,
+			   int json, ly_buf_t *out, char *errstr,
+			   size_t errstr_size);
+/* Compares balances with the ledger's and the lots' sums. Returns 0 when
+ * equal, LY_ECONFLICT with one line per difference in out, or LY_EIO. */
+int ly_store_verify(ly_store_t *store, ly_buf_t *out, char *errstr,
+		    size_t errstr_size);
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * engine.c: the pure core (include/loyalty/engine.h). Rules run in file
+ * order for each event whose type matches `on`; each earning rule credits
+ * points, pending until event time + pending_days when the rule's points
+ * start as pending. Integer arithmetic only, checked for overflow; a
+ * proportional earn rounds toward zero (floor for the non-negative values
+ * the decoder lets through).
+ */
+#include "loyalty/engine.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define US_PER_DAY ((int64_t)86400 * 1000000)
+
+/* The value an `of:` expression names. */
+static int earn_base(const ly_rule_t *rule, const ly_event_t *ev, int64_t *out)
+{
+	switch (rule->earn_of) {
+	case LY_OF_ORDER_TOTAL:
+		LY_ASSERT(ev->type == LY_EV_ORDER_PAID);
+		*out = ev->u.order_paid.total;
+		return 0;
+	case LY_OF_NONE:
+		break;
+	}
+	LY_ASSERT(!"earn base of a fixed rule");
+	return LY_EINVAL;
+}
+
+/* Points a rule earns on ev, with the reason that explains the number. */
+static int rule_points(const ly_rule_t *rule, const ly_event_t *ev,
+		       int64_t *points, const char **reason, ly_arena_t *arena,
+		       char *errstr, size_t errstr_size)
+{
+	if (rule->earn_per == 0) {
+		*points = rule->earn_points;
+		*reason = ly_arena_printf(arena, "%lld", (long long)rule->earn_points);
+		return *reason ? 0 : LY_ENOMEM;
+	}
+	int64_t base;
+	int rc = earn_base(rule, ev, &base);
+	if (rc)
+		return rc;
+	int64_t units = base / rule->earn_per;
+	if (ly_mul_i64(units, rule->earn_points, points)) {
+		snprintf(errstr, errstr_size,
+			 "rule \"%s\": floor(%lld/%lld)*%lld overflows", rule->id,
+			 (long long)base, (long long)rule->earn_per,
+			 (long long)rule->earn_points);
+		return LY_EINVAL;
+	}
+	*reason = ly_arena_printf(arena, "floor(%lld/%lld)*%lld", (long long)base,
+				  (long long)rule->earn_per,
+				  (long long)rule->earn_points);
+	return *reason ? 0 : LY_ENOMEM;
+}
+
+int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
+		    ly_customer_state_t *state, const ly_event_t *ev,
+		    ly_arena_t *arena, char *errstr, size_t errstr_size)
+{
+	out->postings = NULL;
+	out->postings_len = 0;
+	size_t matching = 0;
+	for (size_t i = 0; i < program->rules_len; i++)
+		matching += program->rules[i].on == ev->type &&
+			    program->rules[i].has_earn;
+	if (matching == 0)
+		return 0;
+
+	ly_posting_t *postings = ly_arena_alloc(arena, matching * sizeof(*postings));
+	if (!postings)
+		return LY_ENOMEM;
+	int64_t available = state->available;
+	int64_t pending = state->pending;
+	size_t n = 0;
+	for (size_t i = 0; i < program->rules_len; i++) {
+		const ly_rule_t *rule = &program->rules[i];
+		if (rule->on != ev->type || !rule->has_earn)
+			continue;
+		int64_t points;
+		const char *reason;
+		int rc = rule_points(rule, ev, &points, &reason, arena, errstr,
+				     errstr_size);
+		if (rc)
+			return rc;
+		if (points == 0)
+			continue;
+		ly_posting_t *p = &postings[n];
+		p->rule_id = rule->id;
+		p->reason = reason;
+		p->available_at_us = ev->time_us;
+		if (ly_rule_is_pending(program, rule)) {
+			int64_t wait_us;
+			if (ly_mul_i64(program->pending_days, US_PER_DAY, &wait_us) ||
+			    ly_add_i64(ev->time_us, wait_us, &p->available_at_us))
+				goto overflow;
+			p->delta_pending = points;
+			if (ly_add_i64(pending, points, &pending))
+				goto overflow;
+		} else {
+			p->delta_available = points;
+			if (ly_add_i64(available, points, &available))
+				goto overflow;
+		}
+		if (program->expire_days > 0) {
+			int64_t life_us;
+			if (ly_mul_i64(program->expire_days, US_PER_DAY, &life_us) ||
+			    ly_add_i64(p->available_at_us, life_us, &p->expires_at_us))
+				goto overflow;
+		}
+		p->available_after = available;
+		p->pending_after = pending;
+		n++;
+		continue;
+	overflow:
+		snprintf(errstr, errstr_size,
+			 "rule \"%s\": balance or date arithmetic overflows",
+			 rule->id);
+		return LY_EINVAL;
+	}
+	state->available = available;
+	state->pending = pending;
+	if (n)
+		state->changed = 1;
+	out->postings = postings;
+	out->postings_len = n;
+	return 0;
+}

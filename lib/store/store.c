@@ -1,0 +1,1067 @@
+/*
+ * store.c: PostgreSQL (include/loyalty/store.h).
+ *
+ * Batches are written with one statement per table: the rows travel as
+ * PostgreSQL array literals in parameters and are expanded with unnest(),
+ * so a batch of a thousand events costs a handful of round trips and no
+ * SQL text is ever built from input. Errors are sorted into "retry the
+ * batch" (serialization failure, deadlock, lost connection) and the rest.
+ */
+#include "loyalty/store.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ly_store {
+	PGconn *conn;
+	char *conninfo;
+	char *schema;
+};
+
+/* ---- connection and errors ---- */
+
+static int sqlstate_is_transient(const char *state)
+{
+	if (!state)
+		return 1; /* no server answer at all: the connection broke */
+	return strcmp(state, "40001") == 0 || /* serialization_failure */
+	       strcmp(state, "40P01") == 0 || /* deadlock_detected */
+	       strncmp(state, "08", 2) == 0 || /* connection exceptions */
+	       strcmp(state, "57P01") == 0 || /* admin_shutdown */
+	       strcmp(state, "57P02") == 0 || /* crash_shutdown */
+	       strcmp(state, "57P03") == 0 || /* cannot_connect_now */
+	       strcmp(state, "55P03") == 0;   /* lock_not_available */
+}
+
+/* Copies the server's message without a trailing newline. */
+static void set_pg_error(char *errstr, size_t errstr_size, const char *what,
+			 const char *msg)
+{
+	size_t n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		n--;
+	snprintf(errstr, errstr_size, "%s: %.*s", what, (int)n, msg);
+}
+
+/*
+ * Runs one parameterised statement. On success *res holds the result (the
+ * caller PQclear()s it) unless res is NULL. Returns 0, LY_ERETRY or LY_EIO.
+ */
+/* Sorts a failed result into LY_ERETRY or LY_EIO and frees it. */
+static int result_error(ly_store_t *s, PGresult *r, const char *what,
+			char *errstr, size_t errstr_size)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	int transient = sqlstate_is_transient(state) ||
+			PQstatus(s->conn) != CONNECTION_OK;
+	set_pg_error(errstr, errstr_size, what,
+		     r && PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r)
+						     : PQerrorMessage(s->conn));
+	PQclear(r);
+	return transient ? LY_ERETRY : LY_EIO;
+}
+
+static int result_ok(PGresult *r)
+{
+	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/*
+ * Runs one parameterised statement. On success *res holds the result (the
+ * caller PQclear()s it) unless res is NULL. Returns 0, LY_ERETRY or LY_EIO.
+ */
+static int exec_params(ly_store_t *s, PGresult **res, const char *what,
+		       const char *sql, int nparams, const char *const *params,
+		       const int *lengths, const int *formats, int result_binary,
+		       char *errstr, size_t errstr_size)
+{
+	PGresult *r = PQexecParams(s->conn, sql, nparams, NULL, params, lengths,
+				   formats, result_binary);
+	if (!result_ok(r))
+		return result_error(s, r, what, errstr, errstr_size);
+	if (res)
+		*res = r;
+	else
+		PQclear(r);
+	return 0;
+}
+
+/* Runs fixed SQL text, possibly several statements (migrations). */
+static int exec_simple(ly_store_t *s, const char *what, const char *sql,
+		       char *errstr, size_t errstr_size)
+{
+	PGresult *r = PQexec(s->conn, sql);
+	if (!result_ok(r))
+		return result_error(s, r, what, errstr, errstr_size);
+	PQclear(r);
+	return 0;
+}
+
+static int connect_and_prepare(ly_store_t *s, char *errstr, size_t errstr_size)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *values[] = {s->conninfo, "loyaltyd", NULL};
+	s->conn = PQconnectdbParams(keys, values, 1);
+	if (!s->conn) {
+		snprintf(errstr, errstr_size, "postgres: out of memory");
+		return LY_EIO;
+	}
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		set_pg_error(errstr, errstr_size, "postgres: connect",
+			     PQerrorMessage(s->conn));
+		return LY_EIO;
+	}
+	char *ident = PQescapeIdentifier(s->conn, s->schema, strlen(s->schema));
+	if (!ident) {
+		set_pg_error(errstr, errstr_size, "postgres: schema",
+			     PQerrorMessage(s->conn));
+		return LY_EIO;
+	}
+	const char *params[] = {ident};
+	int rc = exec_params(s, NULL, "postgres: set search_path",
+			     "SELECT set_config('search_path', $1, false)", 1,
+			     params, NULL, NULL, 0, errstr, errstr_size);
+	PQfreemem(ident);
+	if (rc)
+		return LY_EIO;
+	return exec_simple(s, "postgres: session",
+			   "SET synchronous_commit TO on; SET TIME ZONE 'UTC'; "
+			   "SET client_min_messages TO warning",
+			   errstr, errstr_size)
+		       ? LY_EIO
+		       : 0;
+}
+
+int ly_store_open(ly_store_t **out, const char *conninfo, const char *schema,
+		  char *errstr, size_t errstr_size)
+{
+	ly_store_t *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return LY_ENOMEM;
+	}
+	s->conninfo = strdup(conninfo);
+	s->schema = strdup(schema);
+	if (!s->conninfo || !s->schema) {
+		snprintf(errstr, errstr_size, "out of memory");
+		ly_store_close(s);
+		return LY_ENOMEM;
+	}
+	int rc = connect_and_prepare(s, errstr, errstr_size);
+	if (rc) {
+		ly_store_close(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void ly_store_close(ly_store_t *s)
+{
+	if (!s)
+		return;
+	PQfinish(s->conn);
+	free(s->conninfo);
+	free(s->schema);
+	free(s);
+}
+
+int ly_store_reconnect(ly_store_t *s, char *errstr, size_t errstr_size)
+{
+	PQfinish(s->conn);
+	s->conn = NULL;
+	return connect_and_prepare(s, errstr, errstr_size);
+}
+
+/* ---- migrations ---- */
+
+int ly_store_migrate(ly_store_t *s, int *applied, char *errstr,
+		     size_t errstr_size)
+{
+	PGresult *res = NULL;
+	int rc, locked = 0;
+	*applied = 0;
+	char *ident = PQescapeIdentifier(s->conn, s->schema, strlen(s->schema));
+	ly_buf_t sql = {0};
+	if (!ident) {
+		set_pg_error(errstr, errstr_size, "migrate", PQerrorMessage(s->conn));
+		return LY_EIO;
+	}
+	const char *lock_params[] = {s->schema};
+	rc = exec_params(s, NULL, "migrate: lock",
+			 "SELECT pg_advisory_lock(hashtext('loyaltyd.migrate.' || $1))",
+			 1, lock_params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		goto out;
+	locked = 1;
+	/* The schema name comes from the operator's config, checked to be a
+	 * plain identifier, and is quoted by libpq. */
+	if (ly_buf_printf(&sql,
+			  "CREATE SCHEMA IF NOT EXISTS %s; "
+			  "CREATE TABLE IF NOT EXISTS %s.schema_migrations ("
+			  "version integer PRIMARY KEY, name text NOT NULL, "
+			  "applied_at timestamptz NOT NULL DEFAULT now())",
+			  ident, ident)) {
+		rc = LY_ENOMEM;
+		goto out;
+	}
+	rc = exec_simple(s, "migrate: schema", sql.data, errstr, errstr_size);
+	if (rc)
+		goto out;
+	rc = exec_params(s, &res, "migrate: read versions",
+			 "SELECT version FROM schema_migrations", 0, NULL, NULL,
+			 NULL, 0, errstr, errstr_size);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < ly_migrations_len; i++) {
+		const ly_migration_t *m = &ly_migrations[i];
+		int done = 0;
+		for (int row = 0; row < PQntuples(res); row++)
+			done |= atoi(PQgetvalue(res, row, 0)) == m->version;
+		if (done)
+			continue;
+		char what[128];
+		snprintf(what, sizeof(what), "migrate: %s", m->name);
+		rc = exec_simple(s, what, "BEGIN", errstr, errstr_size);
+		if (rc)
+			goto out;
+		rc = exec_simple(s, what, m->sql, errstr, errstr_size);
+		if (!rc) {
+			char version[16];
+			snprintf(version, sizeof(version), "%d", m->version);
+			const char *params[] = {version, m->name};
+			rc = exec_params(s, NULL, what,
+					 "INSERT INTO schema_migrations (version, name) "
+					 "VALUES ($1, $2)",
+					 2, params, NULL, NULL, 0, errstr, errstr_size);
+		}
+		if (!rc)
+			rc = exec_simple(s, what, "COMMIT", errstr, errstr_size);
+		if (rc) {
+			char ignored[256];
+			exec_simple(s, "rollback", "ROLLBACK", ignored, sizeof(ignored));
+			goto out;
+		}
+		(*applied)++;
+	}
+out:
+	if (locked) {
+		char ignored[256];
+		exec_params(s, NULL, "migrate: unlock",
+			    "SELECT pg_advisory_unlock(hashtext('loyaltyd.migrate.' || $1))",
+			    1, lock_params, NULL, NULL, 0, ignored, sizeof(ignored));
+	}
+	if (rc == LY_ENOMEM)
+		snprintf(errstr, errstr_size, "migrate: out of memory");
+	PQclear(res);
+	PQfreemem(ident);
+	ly_buf_free(&sql);
+	return rc;
+}
+
+/* ---- array literals ---- */
+
+/*
+ * Builds a PostgreSQL array literal ("{...}") element by element. Every
+ * element is quoted, so only '"' and '\' need escaping.
+ */
+typedef struct pg_array {
+	ly_buf_t buf;
+	int failed;
+} pg_array_t;
+
+static void arr_sep(pg_array_t *a)
+{
+	if (a->buf.len == 0)
+		a->failed |= ly_buf_putc(&a->buf, '{') != 0;
+	else
+		a->failed |= ly_buf_putc(&a->buf, ',') != 0;
+}
+
+static void arr_text(pg_array_t *a, const char *s, size_t n)
+{
+	arr_sep(a);
+	a->failed |= ly_buf_putc(&a->buf, '"') != 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			a->failed |= ly_buf_putc(&a->buf, '\\') != 0;
+		a->failed |= ly_buf_putc(&a->buf, s[i]) != 0;
+	}
+	a->failed |= ly_buf_putc(&a->buf, '"') != 0;
+}
+
+static void arr_str(pg_array_t *a, const char *s)
+{
+	if (!s) {
+		arr_sep(a);
+		a->failed |= ly_buf_puts(&a->buf, "NULL") != 0;
+		return;
+	}
+	arr_text(a, s, strlen(s));
+}
+
+static void arr_int(pg_array_t *a, int64_t v)
+{
+	arr_sep(a);
+	a->failed |= ly_buf_printf(&a->buf, "%lld", (long long)v) != 0;
+}
+
+/* A timestamp; us == 0 means NULL. */
+static void arr_time(pg_array_t *a, int64_t us)
+{
+	if (us == 0) {
+		arr_str(a, NULL);
+		return;
+	}
+	char ts[40];
+	ly_time_format_rfc3339(us, ts, sizeof(ts));
+	arr_str(a, ts);
+}
+
+/* bytea in hex form: "\\x..." inside the quoted element. */
+static void arr_bytea(pg_array_t *a, const void *data, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (!data) {
+		arr_str(a, NULL);
+		return;
+	}
+	const unsigned char *p = data;
+	arr_sep(a);
+	a->failed |= ly_buf_puts(&a->buf, "\"\\\\x") != 0;
+	for (size_t i = 0; i < n; i++) {
+		char pair[2] = {hex[p[i] >> 4], hex[p[i] & 15]};
+		a->failed |= ly_buf_append(&a->buf, pair, 2) != 0;
+	}
+	a->failed |= ly_buf_putc(&a->buf, '"') != 0;
+}
+
+/* Closes the literal; "{}" for no elements. NULL when out of memory. */
+static const char *arr_end(pg_array_t *a)
+{
+	if (a->buf.len == 0)
+		a->failed |= ly_buf_putc(&a->buf, '{') != 0;
+	a->failed |= ly_buf_putc(&a->buf, '}') != 0;
+	return a->failed ? NULL : a->buf.data;
+}
+
+static void arrs_free(pg_array_t *arrs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ly_buf_free(&arrs[i].buf);
+}
+
+/* Closes n arrays into params; LY_ENOMEM if any failed. */
+static int arrs_end(pg_array_t *arrs, size_t n, const char **params,
+		    char *errstr, size_t errstr_size)
+{
+	for (size_t i = 0; i < n; i++) {
+		params[i] = arr_end(&arrs[i]);
+		if (!params[i]) {
+			snprintf(errstr, errstr_size, "postgres: batch too large");
+			return LY_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* ---- offsets ---- */
+
+int ly_store_load_offsets(ly_store_t *s, const char *group, const char *topic,
+			  const int32_t *partitions, size_t partitions_len,
+			  int64_t *next_out, char *errstr, size_t errstr_size)
+{
+	pg_array_t parts = {0};
+	PGresult *res = NULL;
+	const char *params[3] = {group, topic, NULL};
+	int rc;
+	for (size_t i = 0; i < partitions_len; i++) {
+		arr_int(&parts, partitions[i]);
+		next_out[i] = -1;
+	}
+	rc = arrs_end(&parts, 1, &params[2], errstr, errstr_size);
+	if (rc)
+		goto out;
+	rc = exec_params(s, &res, "postgres: load offsets",
+			 "SELECT partition, next_offset FROM consumer_offsets "
+			 "WHERE group_id = $1 AND topic = $2 AND partition = ANY($3::int[])",
+			 3, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		goto out;
+	for (int row = 0; row < PQntuples(res); row++) {
+		int32_t p = (int32_t)atol(PQgetvalue(res, row, 0));
+		for (size_t i = 0; i < partitions_len; i++)
+			if (partitions[i] == p)
+				next_out[i] = atoll(PQgetvalue(res, row, 1));
+	}
+out:
+	PQclear(res);
+	arrs_free(&parts, 1);
+	return rc;
+}
+
+/* ---- the batch transaction ---- */
+
+int ly_store_begin(ly_store_t *s, char *errstr, size_t errstr_size)
+{
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		int rc = ly_store_reconnect(s, errstr, errstr_size);
+		if (rc)
+			return LY_ERETRY;
+	}
+	return exec_simple(s, "postgres: begin",
+			   "BEGIN ISOLATION LEVEL READ COMMITTED", errstr,
+			   errstr_size);
+}
+
+int ly_store_commit(ly_store_t *s, char *errstr, size_t errstr_size)
+{
+	int rc = exec_simple(s, "postgres: commit", "COMMIT", errstr, errstr_size);
+	/* A commit whose answer was lost may or may not have happened; the
+	 * offsets row tells on the retry (its compare-and-set fails). */
+	return rc;
+}
+
+void ly_store_rollback(ly_store_t *s)
+{
+	char ignored[256];
+	if (PQstatus(s->conn) == CONNECTION_OK)
+		exec_simple(s, "postgres: rollback", "ROLLBACK", ignored,
+			    sizeof(ignored));
+}
+
+/* "customer\0source\0id" as one key. */
+static char *event_key(ly_arena_t *arena, const char *customer,
+		       const char *source, const char *id, size_t *len)
+{
+	size_t a = strlen(customer), b = strlen(source), c = strlen(id);
+	char *k = ly_arena_alloc(arena, a + b + c + 3);
+	if (!k)
+		return NULL;
+	memcpy(k, customer, a);
+	memcpy(k + a + 1, source, b);
+	memcpy(k + a + b + 2, id, c);
+	*len = a + b + c + 2;
+	return k;
+}
+
+int ly_store_claim_events(ly_store_t *s, ly_store_event_t *events,
+			  size_t events_len, ly_arena_t *arena, char *errstr,
+			  size_t errstr_size)
+{
+	pg_array_t arrs[6] = {{{0}}};
+	const char *params[6];
+	PGresult *res = NULL;
+	ly_map_t seen;
+	size_t to_claim = 0;
+	int rc = ly_map_init(&seen, arena, events_len ? events_len : 1);
+	if (rc)
+		goto nomem;
+	/* Repeats inside the batch: the first one wins. */
+	for (size_t i = 0; i < events_len; i++) {
+		ly_store_event_t *e = &events[i];
+		size_t len;
+		char *key = event_key(arena, e->ev->customer_id, e->ev->source,
+				      e->ev->id, &len);
+		if (!key)
+			goto nomem;
+		int found;
+		void **slot = ly_map_put(&seen, key, len, &found);
+		LY_ASSERT(slot);
+		e->duplicate = found;
+		if (found)
+			continue;
+		*slot = e;
+		arr_str(&arrs[0], e->ev->customer_id);
+		arr_str(&arrs[1], e->ev->source);
+		arr_str(&arrs[2], e->ev->id);
+		arr_str(&arrs[3], e->topic);
+		arr_int(&arrs[4], e->partition);
+		arr_int(&arrs[5], e->offset);
+		to_claim++;
+	}
+	if (to_claim == 0)
+		goto out;
+	rc = arrs_end(arrs, 6, params, errstr, errstr_size);
+	if (rc)
+		goto out;
+	rc = exec_params(s, &res, "postgres: claim events",
+			 "INSERT INTO processed_events "
+			 "(customer_id, event_source, event_id, topic, partition, \"offset\") "
+			 "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+			 "$4::text[], $5::int[], $6::bigint[]) "
+			 "ON CONFLICT DO NOTHING "
+			 "RETURNING customer_id, event_source, event_id",
+			 6, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		goto out;
+	/* Every first occurrence not returned was applied before. */
+	ly_map_t fresh;
+	rc = ly_map_init(&fresh, arena, (size_t)PQntuples(res) + 1);
+	if (rc)
+		goto nomem;
+	for (int row = 0; row < PQntuples(res); row++) {
+		size_t len;
+		char *key = event_key(arena, PQgetvalue(res, row, 0),
+				      PQgetvalue(res, row, 1),
+				      PQgetvalue(res, row, 2), &len);
+		if (!key)
+			goto nomem;
+		int found;
+		void **slot = ly_map_put(&fresh, key, len, &found);
+		LY_ASSERT(slot);
+		*slot = key;
+	}
+	for (size_t i = 0; i < events_len; i++) {
+		ly_store_event_t *e = &events[i];
+		if (e->duplicate)
+			continue;
+		size_t len;
+		char *key = event_key(arena, e->ev->customer_id, e->ev->source,
+				      e->ev->id, &len);
+		if (!key)
+			goto nomem;
+		e->duplicate = ly_map_get(&fresh, key, len) == NULL;
+	}
+	goto out;
+nomem:
+	snprintf(errstr, errstr_size, "claim events: out of memory");
+	rc = LY_ENOMEM;
+out:
+	PQclear(res);
+	arrs_free(arrs, 6);
+	return rc;
+}
+
+int ly_store_lock_customers(ly_store_t *s, ly_customer_state_t *states,
+			    size_t states_len, ly_arena_t *arena, char *errstr,
+			    size_t errstr_size)
+{
+	pg_array_t ids = {0};
+	const char *params[1];
+	PGresult *res = NULL;
+	ly_map_t byid;
+	int rc = 0;
+	if (states_len == 0)
+		return 0;
+	rc = ly_map_init(&byid, arena, states_len);
+	if (rc) {
+		snprintf(errstr, errstr_size, "lock customers: out of memory");
+		return rc;
+	}
+	for (size_t i = 0; i < states_len; i++) {
+		int found;
+		const char *id = states[i].customer_id;
+		void **slot = ly_map_put(&byid, id, strlen(id), &found);
+		LY_ASSERT(slot && !found);
+		*slot = &states[i];
+		states[i].available = states[i].pending = 0;
+		states[i].changed = 0;
+		arr_str(&ids, id);
+	}
+	rc = arrs_end(&ids, 1, params, errstr, errstr_size);
+	if (rc)
+		goto out;
+	/* Sorted, so two workers locking overlapping sets queue up rather
+	 * than deadlock. */
+	rc = exec_params(s, NULL, "postgres: create balances",
+			 "INSERT INTO balances (customer_id) "
+			 "SELECT c FROM unnest($1::text[]) AS c ORDER BY c "
+			 "ON CONFLICT DO NOTHING",
+			 1, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		goto out;
+	rc = exec_params(s, &res, "postgres: lock balances",
+			 "SELECT customer_id, available, pending FROM balances "
+			 "WHERE customer_id = ANY($1::text[]) "
+			 "ORDER BY customer_id FOR UPDATE",
+			 1, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		goto out;
+	if ((size_t)PQntuples(res) != states_len) {
+		snprintf(errstr, errstr_size,
+			 "lock customers: %d rows for %zu customers", PQntuples(res),
+			 states_len);
+		rc = LY_EIO;
+		goto out;
+	}
+	for (int row = 0; row < PQntuples(res); row++) {
+		const char *id = PQgetvalue(res, row, 0);
+		ly_customer_state_t *st = ly_map_get(&byid, id, strlen(id));
+		LY_ASSERT(st);
+		st->available = atoll(PQgetvalue(res, row, 1));
+		st->pending = atoll(PQgetvalue(res, row, 2));
+	}
+out:
+	PQclear(res);
+	arrs_free(&ids, 1);
+	return rc;
+}
+
+int ly_store_write_postings(ly_store_t *s, const char *program_version,
+			    const ly_store_posting_t *postings,
+			    size_t postings_len, ly_arena_t *arena,
+			    char *errstr, size_t errstr_size)
+{
+	(void)arena;
+	enum { NL = 10, NT = 8 };
+	pg_array_t ledger[NL] = {{{0}}};
+	pg_array_t lots[NT] = {{{0}}};
+	const char *lparams[NL + 1];
+	const char *tparams[NT];
+	size_t nlots = 0;
+	int rc = 0;
+	if (postings_len == 0)
+		return 0;
+	for (size_t i = 0; i < postings_len; i++) {
+		const ly_event_t *ev = postings[i].ev;
+		const ly_posting_t *p = postings[i].posting;
+		const char *type = ly_event_type_name(ev->type);
+		arr_str(&ledger[0], ev->customer_id);
+		arr_str(&ledger[1], ev->source);
+		arr_str(&ledger[2], ev->id);
+		arr_str(&ledger[3], type);
+		arr_time(&ledger[4], ev->time_us);
+		arr_str(&ledger[5], p->rule_id);
+		arr_int(&ledger[6], p->delta_available);
+		arr_int(&ledger[7], p->delta_pending);
+		arr_time(&ledger[8], p->delta_pending > 0 ? p->available_at_us : 0);
+		arr_str(&ledger[9], p->reason);
+		int64_t credit = p->delta_available + p->delta_pending;
+		if (p->delta_available >= 0 && p->delta_pending >= 0 && credit > 0) {
+			arr_str(&lots[0], ev->customer_id);
+			arr_str(&lots[1], ev->source);
+			arr_str(&lots[2], ev->id);
+			arr_str(&lots[3], p->rule_id);
+			arr_int(&lots[4], credit);
+			arr_time(&lots[5], p->available_at_us);
+			arr_time(&lots[6], p->expires_at_us);
+			arr_str(&lots[7], p->delta_pending > 0 ? "f" : "t");
+			nlots++;
+		}
+	}
+	rc = arrs_end(ledger, NL, lparams, errstr, errstr_size);
+	if (rc)
+		goto out;
+	lparams[NL] = program_version;
+	rc = exec_params(
+		s, NULL, "postgres: write ledger",
+		"INSERT INTO ledger (customer_id, event_source, event_id, event_type, "
+		"event_time, rule_id, delta_available, delta_pending, available_at, "
+		"reason, program_version) "
+		"SELECT c, so, i, t, tm, r, da, dp, aa, re, $11 FROM unnest("
+		"$1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], "
+		"$6::text[], $7::bigint[], $8::bigint[], $9::timestamptz[], $10::text[]) "
+		"WITH ORDINALITY AS u(c, so, i, t, tm, r, da, dp, aa, re, n) ORDER BY n",
+		NL + 1, lparams, NULL, NULL, 0, errstr, errstr_size);
+	if (rc || nlots == 0)
+		goto out;
+	rc = arrs_end(lots, NT, tparams, errstr, errstr_size);
+	if (rc)
+		goto out;
+	rc = exec_params(
+		s, NULL, "postgres: write lots",
+		"INSERT INTO lots (customer_id, event_source, event_id, rule_id, points, "
+		"remaining, available_at, expires_at, released) "
+		"SELECT c, so, i, r, p, p, aa, ea, rel FROM unnest("
+		"$1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], "
+		"$6::timestamptz[], $7::timestamptz[], $8::boolean[]) "
+		"WITH ORDINALITY AS u(c, so, i, r, p, aa, ea, rel, n) ORDER BY n",
+		NT, tparams, NULL, NULL, 0, errstr, errstr_size);
+out:
+	arrs_free(ledger, NL);
+	arrs_free(lots, NT);
+	return rc;
+}
+
+int ly_store_write_balances(ly_store_t *s, const ly_customer_state_t *states,
+			    size_t states_len, ly_arena_t *arena, char *errstr,
+			    size_t errstr_size)
+{
+	(void)arena;
+	pg_array_t arrs[3] = {{{0}}};
+	const char *params[3];
+	size_t n = 0;
+	int rc = 0;
+	for (size_t i = 0; i < states_len; i++) {
+		if (!states[i].changed)
+			continue;
+		arr_str(&arrs[0], states[i].customer_id);
+		arr_int(&arrs[1], states[i].available);
+		arr_int(&arrs[2], states[i].pending);
+		n++;
+	}
+	if (n == 0)
+		goto out;
+	rc = arrs_end(arrs, 3, params, errstr, errstr_size);
+	if (rc)
+		goto out;
+	rc = exec_params(s, NULL, "postgres: write balances",
+			 "UPDATE balances b SET available = u.a, pending = u.p, "
+			 "updated_at = now() "
+			 "FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(c, a, p) "
+			 "WHERE b.customer_id = u.c",
+			 3, params, NULL, NULL, 0, errstr, errstr_size);
+out:
+	arrs_free(arrs, 3);
+	return rc;
+}
+
+int ly_store_write_outbox(ly_store_t *s, const ly_store_outbox_row_t *rows,
+			  size_t rows_len, ly_arena_t *arena, char *errstr,
+			  size_t errstr_size)
+{
+	(void)arena;
+	pg_array_t arrs[6] = {{{0}}};
+	const char *params[6];
+	int rc = 0;
+	if (rows_len == 0)
+		return 0;
+	for (size_t i = 0; i < rows_len; i++) {
+		const ly_store_outbox_row_t *r = &rows[i];
+		arr_str(&arrs[0], r->customer_id);
+		arr_str(&arrs[1], r->topic);
+		arr_bytea(&arrs[2], r->key, r->key_len);
+		arr_str(&arrs[3], r->message_id);
+		arr_bytea(&arrs[4], r->payload, r->payload_len);
+		arr_bytea(&arrs[5], r->headers, r->headers_len);
+	}
+	rc = arrs_end(arrs, 6, params, errstr, errstr_size);
+	if (rc)
+		goto out;
+	rc = exec_params(s, NULL, "postgres: write outbox",
+			 "INSERT INTO outbox (customer_id, topic, message_key, message_id, "
+			 "payload, headers) "
+			 "SELECT c, t, k, m, p, h FROM unnest($1::text[], $2::text[], "
+			 "$3::bytea[], $4::text[], $5::bytea[], $6::bytea[]) "
+			 "WITH ORDINALITY AS u(c, t, k, m, p, h, n) ORDER BY n",
+			 6, params, NULL, NULL, 0, errstr, errstr_size);
+out:
+	arrs_free(arrs, 6);
+	return rc;
+}
+
+int ly_store_write_offsets(ly_store_t *s, const char *group,
+			   const ly_store_offset_t *offsets, size_t offsets_len,
+			   ly_arena_t *arena, char *errstr, size_t errstr_size)
+{
+	(void)arena;
+	pg_array_t upd[4] = {{{0}}}, ins[3] = {{{0}}};
+	const char *uparams[5] = {group}, *iparams[4] = {group};
+	size_t nupd = 0, nins = 0;
+	PGresult *res = NULL;
+	int rc = 0;
+	for (size_t i = 0; i < offsets_len; i++) {
+		const ly_store_offset_t *o = &offsets[i];
+		if (o->expected_next < 0) {
+			arr_str(&ins[0], o->topic);
+			arr_int(&ins[1], o->partition);
+			arr_int(&ins[2], o->next);
+			nins++;
+		} else {
+			arr_str(&upd[0], o->topic);
+			arr_int(&upd[1], o->partition);
+			arr_int(&upd[2], o->expected_next);
+			arr_int(&upd[3], o->next);
+			nupd++;
+		}
+	}
+	if (nupd) {
+		rc = arrs_end(upd, 4, uparams + 1, errstr, errstr_size);
+		if (rc)
+			goto out;
+		rc = exec_params(s, &res, "postgres: write offsets",
+				 "UPDATE consumer_offsets o SET next_offset = u.nx, "
+				 "updated_at = now() "
+				 "FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) "
+				 "AS u(t, p, ex, nx) "
+				 "WHERE o.group_id = $1 AND o.topic = u.t AND o.partition = u.p "
+				 "AND o.next_offset = u.ex",
+				 5, uparams, NULL, NULL, 0, errstr, errstr_size);
+		if (rc)
+			goto out;
+		if ((size_t)atoll(PQcmdTuples(res)) != nupd) {
+			snprintf(errstr, errstr_size,
+				 "offsets moved under us (%s of %zu partitions matched): "
+				 "another worker owns them now",
+				 PQcmdTuples(res), nupd);
+			rc = LY_ECONFLICT;
+			goto out;
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	if (nins) {
+		rc = arrs_end(ins, 3, iparams + 1, errstr, errstr_size);
+		if (rc)
+			goto out;
+		rc = exec_params(s, &res, "postgres: write offsets",
+				 "INSERT INTO consumer_offsets (group_id, topic, partition, "
+				 "next_offset) "
+				 "SELECT $1, t, p, nx FROM unnest($2::text[], $3::int[], "
+				 "$4::bigint[]) AS u(t, p, nx) ON CONFLICT DO NOTHING",
+				 4, iparams, NULL, NULL, 0, errstr, errstr_size);
+		if (rc)
+			goto out;
+		if ((size_t)atoll(PQcmdTuples(res)) != nins) {
+			snprintf(errstr, errstr_size,
+				 "offsets appeared under us (%s of %zu partitions new): "
+				 "another worker owns them now",
+				 PQcmdTuples(res), nins);
+			rc = LY_ECONFLICT;
+		}
+	}
+out:
+	PQclear(res);
+	arrs_free(upd, 4);
+	arrs_free(ins, 3);
+	return rc;
+}
+
+/* ---- the outbox queue ---- */
+
+static int64_t be64(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | u[i];
+	return (int64_t)v;
+}
+
+static void *copy_binary(ly_arena_t *arena, PGresult *res, int row, int col,
+			 size_t *len)
+{
+	if (PQgetisnull(res, row, col)) {
+		*len = 0;
+		return NULL;
+	}
+	*len = (size_t)PQgetlength(res, row, col);
+	return ly_arena_strndup(arena, PQgetvalue(res, row, col), *len);
+}
+
+int ly_store_outbox_claim(ly_store_t *s, size_t limit, ly_outbox_msg_t **msgs,
+			  size_t *msgs_len, ly_arena_t *arena, char *errstr,
+			  size_t errstr_size)
+{
+	char limit_text[24];
+	snprintf(limit_text, sizeof(limit_text), "%zu", limit);
+	const char *params[] = {limit_text};
+	PGresult *res = NULL;
+	*msgs = NULL;
+	*msgs_len = 0;
+	int rc = exec_params(s, &res, "postgres: claim outbox",
+			     "SELECT customer_id, outbox_id, topic, message_key, payload, "
+			     "headers FROM outbox WHERE published_at IS NULL "
+			     "ORDER BY outbox_id LIMIT $1 FOR UPDATE SKIP LOCKED",
+			     1, params, NULL, NULL, 1, errstr, errstr_size);
+	if (rc)
+		return rc;
+	size_t n = (size_t)PQntuples(res);
+	ly_outbox_msg_t *m = n ? ly_arena_alloc(arena, n * sizeof(*m)) : NULL;
+	if (n && !m)
+		goto nomem;
+	for (size_t i = 0; i < n; i++) {
+		int row = (int)i;
+		size_t len;
+		m[i].customer_id = copy_binary(arena, res, row, 0, &len);
+		m[i].outbox_id = be64(PQgetvalue(res, row, 1));
+		m[i].topic = copy_binary(arena, res, row, 2, &len);
+		m[i].key = copy_binary(arena, res, row, 3, &m[i].key_len);
+		m[i].payload = copy_binary(arena, res, row, 4, &m[i].payload_len);
+		m[i].headers = copy_binary(arena, res, row, 5, &m[i].headers_len);
+		if (!m[i].customer_id || !m[i].topic)
+			goto nomem;
+	}
+	PQclear(res);
+	*msgs = m;
+	*msgs_len = n;
+	return 0;
+nomem:
+	PQclear(res);
+	snprintf(errstr, errstr_size, "claim outbox: out of memory");
+	return LY_ENOMEM;
+}
+
+int ly_store_outbox_mark(ly_store_t *s, const ly_outbox_msg_t *msgs,
+			 size_t msgs_len, ly_arena_t *arena, char *errstr,
+			 size_t errstr_size)
+{
+	(void)arena;
+	pg_array_t arrs[2] = {{{0}}};
+	const char *params[2];
+	size_t n = 0;
+	int rc = 0;
+	for (size_t i = 0; i < msgs_len; i++) {
+		if (!msgs[i].delivered)
+			continue;
+		arr_str(&arrs[0], msgs[i].customer_id);
+		arr_int(&arrs[1], msgs[i].outbox_id);
+		n++;
+	}
+	if (n == 0)
+		goto out;
+	rc = arrs_end(arrs, 2, params, errstr, errstr_size);
+	if (rc)
+		goto out;
+	rc = exec_params(s, NULL, "postgres: mark outbox",
+			 "UPDATE outbox o SET published_at = now() "
+			 "FROM unnest($1::text[], $2::bigint[]) AS u(c, i) "
+			 "WHERE o.customer_id = u.c AND o.outbox_id = u.i",
+			 2, params, NULL, NULL, 0, errstr, errstr_size);
+out:
+	arrs_free(arrs, 2);
+	return rc;
+}
+
+/* ---- the read side ---- */
+
+static void json_str(ly_buf_t *out, const char *s)
+{
+	if (!s) {
+		ly_buf_puts(out, "null");
+		return;
+	}
+	ly_buf_putc(out, '"');
+	ly_buf_json_str(out, s, strlen(s));
+	ly_buf_putc(out, '"');
+}
+
+int ly_store_print_balance(ly_store_t *s, const char *customer_id, int json,
+			   ly_buf_t *out, char *errstr, size_t errstr_size)
+{
+	const char *params[] = {customer_id};
+	PGresult *res = NULL;
+	int rc = exec_params(s, &res, "postgres: balance",
+			     "SELECT available, pending FROM balances WHERE customer_id = $1",
+			     1, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		return rc;
+	if (PQntuples(res) == 0) {
+		snprintf(errstr, errstr_size, "customer \"%s\" not found", customer_id);
+		PQclear(res);
+		return LY_ENOTFOUND;
+	}
+	const char *available = PQgetvalue(res, 0, 0);
+	const char *pending = PQgetvalue(res, 0, 1);
+	/* Tiers and lifecycle segments are computed from the customer profile,
+	 * which this schema version does not keep yet: both print as null. */
+	if (json) {
+		ly_buf_puts(out, "{\"customer_id\":");
+		json_str(out, customer_id);
+		ly_buf_printf(out,
+			      ",\"available\":%s,\"pending\":%s,\"tier\":null,"
+			      "\"segment\":null}\n",
+			      available, pending);
+	} else {
+		ly_buf_printf(out,
+			      "customer   %s\navailable  %s\npending    %s\n",
+			      customer_id, available, pending);
+	}
+	PQclear(res);
+	return 0;
+}
+
+int ly_store_print_history(ly_store_t *s, const char *customer_id, int json,
+			   ly_buf_t *out, char *errstr, size_t errstr_size)
+{
+	const char *params[] = {customer_id};
+	PGresult *res = NULL;
+	int rc = exec_params(
+		s, &res, "postgres: history",
+		"SELECT entry_id, to_char(event_time AT TIME ZONE 'UTC', "
+		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), event_type, event_source, event_id, "
+		"coalesce(rule_id, ''), delta_available, delta_pending, "
+		"coalesce(to_char(available_at AT TIME ZONE 'UTC', "
+		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), reason, program_version "
+		"FROM ledger WHERE customer_id = $1 ORDER BY entry_id",
+		1, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		return rc;
+	int n = PQntuples(res);
+	if (json)
+		ly_buf_putc(out, '[');
+	else
+		ly_buf_printf(out, "%-20s  %-16s  %-24s  %-16s  %9s  %9s  %-20s  %s\n",
+			      "time", "type", "event", "rule", "available",
+			      "pending", "available_at", "reason");
+	for (int row = 0; row < n; row++) {
+		const char *v[11];
+		for (int c = 0; c < 11; c++)
+			v[c] = PQgetvalue(res, row, c);
+		if (json) {
+			ly_buf_printf(out, "%s{\"entry_id\":%s,\"time\":", row ? "," : "",
+				      v[0]);
+			json_str(out, v[1]);
+			ly_buf_puts(out, ",\"event_type\":");
+			json_str(out, v[2]);
+			ly_buf_puts(out, ",\"event_source\":");
+			json_str(out, v[3]);
+			ly_buf_puts(out, ",\"event_id\":");
+			json_str(out, v[4]);
+			ly_buf_puts(out, ",\"rule_id\":");
+			json_str(out, v[5][0] ? v[5] : NULL);
+			ly_buf_printf(out, ",\"delta_available\":%s,\"delta_pending\":%s",
+				      v[6], v[7]);
+			ly_buf_puts(out, ",\"available_at\":");
+			json_str(out, v[8][0] ? v[8] : NULL);
+			ly_buf_puts(out, ",\"reason\":");
+			json_str(out, v[9]);
+			ly_buf_puts(out, ",\"program_version\":");
+			json_str(out, v[10]);
+			ly_buf_putc(out, '}');
+		} else {
+			ly_buf_printf(out,
+				      "%-20s  %-16s  %-24.24s  %-16.16s  %9s  %9s  %-20s  %s\n",
+				      v[1], v[2], v[4], v[5][0] ? v[5] : "-", v[6], v[7],
+				      v[8][0] ? v[8] : "-", v[9]);
+		}
+	}
+	if (json)
+		ly_buf_puts(out, "]\n");
+	PQclear(res);
+	return 0;
+}
+
+int ly_store_verify(ly_store_t *s, ly_buf_t *out, char *errstr,
+		    size_t errstr_size)
+{
+	PGresult *res = NULL;
+	int rc = exec_params(
+		s, &res, "postgres: verify",
+		"WITH l AS (SELECT customer_id, sum(delta_available) AS a, "
+		"           sum(delta_pending) AS p FROM ledger GROUP BY customer_id), "
+		"     t AS (SELECT customer_id, "
+		"           sum(remaining) FILTER (WHERE released) AS a, "
+		"           sum(remaining) FILTER (WHERE NOT released) AS p "
+		"           FROM lots GROUP BY customer_id) "
+		"SELECT coalesce(b.customer_id, l.customer_id, t.customer_id), "
+		"       coalesce(b.available, 0), coalesce(b.pending, 0), "
+		"       coalesce(l.a, 0), coalesce(l.p, 0), "
+		"       coalesce(t.a, 0), coalesce(t.p, 0) "
+		"FROM balances b "
+		"FULL JOIN l ON l.customer_id = b.customer_id "
+		"FULL JOIN t ON t.customer_id = coalesce(b.customer_id, l.customer_id) "
+		"WHERE coalesce(b.available, 0) <> coalesce(l.a, 0) "
+		"   OR coalesce(b.pending, 0) <> coalesce(l.p, 0) "
+		"   OR coalesce(b.available, 0) <> coalesce(t.a, 0) "
+		"   OR coalesce(b.pending, 0) <> coalesce(t.p, 0) "
+		"ORDER BY 1 LIMIT 1000",
+		0, NULL, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		return rc;
+	int n = PQntuples(res);
+	for (int row = 0; row < n; row++)
+		ly_buf_printf(out,
+			      "customer %s: balances available=%s pending=%s, "
+			      "ledger available=%s pending=%s, lots available=%s pending=%s\n",
+			      PQgetvalue(res, row, 0), PQgetvalue(res, row, 1),
+			      PQgetvalue(res, row, 2), PQgetvalue(res, row, 3),
+			      PQgetvalue(res, row, 4), PQgetvalue(res, row, 5),
+			      PQgetvalue(res, row, 6));
+	PQclear(res);
+	return n ? LY_ECONFLICT : 0;
+}

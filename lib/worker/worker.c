@@ -1,0 +1,646 @@
+/*
+ * worker.c: the processing loop (include/loyalty/worker.h).
+ *
+ * Exactly once, by construction: a batch's effects, the ids of its events
+ * and the next offsets of its partitions are written in one PostgreSQL
+ * transaction, and the offsets row is a compare-and-set on the offset this
+ * worker read when it was assigned the partition. Kafka's own committed
+ * offsets are written afterwards for lag tools and never read back. Output
+ * messages go through the outbox, so a crash after commit loses none.
+ */
+#include "loyalty/worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loyalty/engine.h"
+#include "loyalty/event.h"
+#include "loyalty/kafka.h"
+#include "loyalty/outbox.h"
+#include "loyalty/store.h"
+#include "loyalty/util.h"
+
+#define RELAY_ROWS_MAX 5000
+#define RELAY_FLUSH_MS 30000
+#define IDLE_POLL_MS 1000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+struct ly_worker {
+	const ly_config_t *cfg;
+	const ly_program_t *program;
+	ly_store_t *store;
+	ly_consumer_t *consumer;
+	rd_kafka_t *producer;
+	ly_arena_t *batch_arena; /* decoded events, reset per batch */
+	ly_arena_t *tx_arena;    /* effects, reset per attempt */
+	ly_msg_batch_t batch;
+	ly_worker_stats_t stats;
+};
+
+/* ---- offsets from PostgreSQL on assignment ---- */
+
+static int lookup_offsets(void *opaque, rd_kafka_topic_partition_list_t *parts)
+{
+	ly_worker_t *w = opaque;
+	char errstr[512];
+	int32_t *ids = calloc((size_t)parts->cnt + 1, sizeof(*ids));
+	int64_t *next = calloc((size_t)parts->cnt + 1, sizeof(*next));
+	int rc = 0;
+	if (!ids || !next) {
+		rc = LY_ENOMEM;
+		goto out;
+	}
+	/* One query per topic. */
+	for (int i = 0; i < parts->cnt && !rc; i++) {
+		const char *topic = parts->elems[i].topic;
+		int seen = 0;
+		for (int j = 0; j < i; j++)
+			seen |= strcmp(parts->elems[j].topic, topic) == 0;
+		if (seen)
+			continue;
+		size_t n = 0;
+		for (int j = i; j < parts->cnt; j++)
+			if (strcmp(parts->elems[j].topic, topic) == 0)
+				ids[n++] = parts->elems[j].partition;
+		rc = ly_store_load_offsets(w->store, w->cfg->kafka_group_id, topic, ids,
+					   n, next, errstr, sizeof(errstr));
+		if (rc == LY_ERETRY)
+			ly_store_reconnect(w->store, errstr, sizeof(errstr));
+		if (rc) {
+			ly_log(LY_LOG_WARN, "worker", "%s", errstr);
+			break;
+		}
+		size_t k = 0;
+		for (int j = i; j < parts->cnt; j++)
+			if (strcmp(parts->elems[j].topic, topic) == 0) {
+				int64_t o = next[k++];
+				parts->elems[j].offset = o >= 0 ? o : RD_KAFKA_OFFSET_BEGINNING;
+			}
+	}
+out:
+	free(ids);
+	free(next);
+	return rc;
+}
+
+/* ---- building the outbox rows ---- */
+
+/* A deterministic output id: the same input and rule give the same id. */
+static const char *output_id(ly_arena_t *arena, const char *prefix,
+			     const ly_event_t *ev, const char *rule_id)
+{
+	ly_buf_t b = {0};
+	char hex[65];
+	if (ly_buf_puts(&b, ev->source) || ly_buf_putc(&b, '\0') ||
+	    ly_buf_puts(&b, ev->id) || ly_buf_putc(&b, '\0') ||
+	    ly_buf_puts(&b, rule_id ? rule_id : "")) {
+		ly_buf_free(&b);
+		return NULL;
+	}
+	ly_sha256_hex(b.data, b.len, hex);
+	ly_buf_free(&b);
+	return ly_arena_printf(arena, "%s-%.32s", prefix, hex);
+}
+
+static void json_field_str(ly_buf_t *b, const char *name, const char *value)
+{
+	ly_buf_printf(b, ",\"%s\":", name);
+	if (!value) {
+		ly_buf_puts(b, "null");
+		return;
+	}
+	ly_buf_putc(b, '"');
+	ly_buf_json_str(b, value, strlen(value));
+	ly_buf_putc(b, '"');
+}
+
+/* loyalty.points.changed for one posting (SPEC section 7). */
+static int points_changed_row(ly_store_outbox_row_t *row, const ly_config_t *cfg,
+			      const ly_event_t *ev, const ly_posting_t *p,
+			      ly_arena_t *arena)
+{
+	const char *id = output_id(arena, "pc", ev, p->rule_id);
+	char time[40];
+	ly_buf_t b = {0};
+	if (!id)
+		return LY_ENOMEM;
+	ly_time_format_rfc3339(ev->time_us, time, sizeof(time));
+	ly_buf_printf(&b, "{\"specversion\":\"1.0\",\"id\":\"%s\","
+			  "\"source\":\"loyaltyd\",\"type\":\"loyalty.points.changed\","
+			  "\"time\":\"%s\",\"datacontenttype\":\"application/json\"",
+		      id, time);
+	json_field_str(&b, "subject", ev->customer_id);
+	ly_buf_puts(&b, ",\"data\":{\"customer_id\":\"");
+	ly_buf_json_str(&b, ev->customer_id, strlen(ev->customer_id));
+	ly_buf_printf(&b, "\",\"delta\":%lld,\"available\":%lld,\"pending\":%lld",
+		      (long long)(p->delta_available + p->delta_pending),
+		      (long long)p->available_after, (long long)p->pending_after);
+	json_field_str(&b, "reason", p->reason);
+	json_field_str(&b, "rule_id", p->rule_id);
+	json_field_str(&b, "event_id", ev->id);
+	json_field_str(&b, "event_source", ev->source);
+	int rc = ly_buf_puts(&b, "}}");
+	if (rc || !b.data) {
+		ly_buf_free(&b);
+		return LY_ENOMEM;
+	}
+	row->customer_id = ev->customer_id;
+	row->topic = cfg->topic_activity;
+	row->key = ev->customer_id;
+	row->key_len = strlen(ev->customer_id);
+	row->message_id = id;
+	row->payload = ly_arena_strndup(arena, b.data, b.len);
+	row->payload_len = b.len;
+	row->headers = NULL;
+	row->headers_len = 0;
+	ly_buf_free(&b);
+	return row->payload ? 0 : LY_ENOMEM;
+}
+
+/* The Kafka headers of a message, borrowed from it, in arena memory. */
+static int message_headers(const rd_kafka_message_t *m, ly_header_t **out,
+			   size_t *out_len, ly_arena_t *arena)
+{
+	rd_kafka_headers_t *hdrs = NULL;
+	*out = NULL;
+	*out_len = 0;
+	if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return 0;
+	size_t n = rd_kafka_header_cnt(hdrs);
+	if (n == 0)
+		return 0;
+	ly_header_t *hs = ly_arena_alloc(arena, n * sizeof(*hs));
+	if (!hs)
+		return LY_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const char *name;
+		const void *value;
+		size_t size;
+		if (rd_kafka_header_get_all(hdrs, i, &name, &value, &size))
+			break;
+		hs[i].key = name;
+		hs[i].value = value;
+		hs[i].value_len = size;
+		(*out_len)++;
+	}
+	*out = hs;
+	return 0;
+}
+
+/*
+ * A dead letter: the original key, value and headers, plus the error
+ * headers of SPEC section 7.
+ */
+static int dead_letter_row(ly_store_outbox_row_t *row, const ly_config_t *cfg,
+			   const rd_kafka_message_t *m, const char *code,
+			   const char *message, ly_arena_t *arena)
+{
+	ly_header_t *orig;
+	size_t orig_len;
+	int rc = message_headers(m, &orig, &orig_len, arena);
+	if (rc)
+		return rc;
+	if (orig_len > LY_OUTBOX_HEADERS_MAX - 5)
+		orig_len = LY_OUTBOX_HEADERS_MAX - 5; /* keep room for ours */
+	char partition[16], offset[24];
+	snprintf(partition, sizeof(partition), "%d", (int)m->partition);
+	snprintf(offset, sizeof(offset), "%lld", (long long)m->offset);
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	ly_header_t ours[] = {
+		{"dlq.error.code", code, strlen(code)},
+		{"dlq.error.message", message, strlen(message)},
+		{"dlq.source.topic", topic, strlen(topic)},
+		{"dlq.source.partition", partition, strlen(partition)},
+		{"dlq.source.offset", offset, strlen(offset)},
+	};
+	ly_buf_t b = {0};
+	rc = ly_outbox_headers_encode(&b, orig, orig_len);
+	if (!rc)
+		rc = ly_outbox_headers_encode(&b, ours, LY_ARRAY_LEN(ours));
+	if (!rc && !b.data)
+		rc = ly_buf_append(&b, "", 0);
+	if (rc) {
+		ly_buf_free(&b);
+		return LY_ENOMEM;
+	}
+	row->customer_id = "";
+	row->topic = cfg->topic_dlq;
+	row->key = m->key ? ly_arena_strndup(arena, m->key, m->key_len) : NULL;
+	row->key_len = m->key ? m->key_len : 0;
+	row->message_id = NULL;
+	row->payload = m->payload ? ly_arena_strndup(arena, m->payload, m->len) : NULL;
+	row->payload_len = m->payload ? m->len : 0;
+	row->headers = ly_arena_strndup(arena, b.data, b.len);
+	row->headers_len = b.len;
+	ly_buf_free(&b);
+	if ((m->key && !row->key) || (m->payload && !row->payload) || !row->headers)
+		return LY_ENOMEM;
+	return 0;
+}
+
+/* ---- one batch ---- */
+
+typedef struct decoded {
+	ly_store_event_t *events; /* the good ones, in batch order */
+	size_t events_len;
+	size_t *event_msg; /* index of each event's message */
+	ly_store_outbox_row_t *dead; /* rejected at decoding */
+	size_t dead_len;
+} decoded_t;
+
+static int decode_batch(ly_worker_t *w, decoded_t *d)
+{
+	ly_arena_t *arena = w->batch_arena;
+	size_t n = w->batch.len;
+	d->events = ly_arena_alloc(arena, (n + 1) * sizeof(*d->events));
+	d->event_msg = ly_arena_alloc(arena, (n + 1) * sizeof(*d->event_msg));
+	d->dead = ly_arena_alloc(arena, (n + 1) * sizeof(*d->dead));
+	d->events_len = d->dead_len = 0;
+	if (!d->events || !d->event_msg || !d->dead)
+		return LY_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const rd_kafka_message_t *m = w->batch.msgs[i];
+		ly_header_t *hs;
+		size_t hn;
+		char errstr[512];
+		ly_reject_t why = LY_REJECT_NONE;
+		ly_event_t *ev = ly_arena_alloc(arena, sizeof(*ev));
+		if (!ev || message_headers(m, &hs, &hn, arena))
+			return LY_ENOMEM;
+		int rc = ly_event_decode(ev, &why, errstr, sizeof(errstr), m->payload,
+					 m->payload ? m->len : 0, hs, hn, arena);
+		if (rc == LY_ENOMEM)
+			return rc;
+		if (rc) {
+			ly_log(LY_LOG_INFO, "worker",
+			       "rejected %s[%d]@%lld: %s: %s",
+			       rd_kafka_topic_name(m->rkt), (int)m->partition,
+			       (long long)m->offset, ly_reject_code(why), errstr);
+			if (dead_letter_row(&d->dead[d->dead_len++], w->cfg, m,
+					    ly_reject_code(why), errstr, arena))
+				return LY_ENOMEM;
+			continue;
+		}
+		ly_store_event_t *se = &d->events[d->events_len];
+		se->ev = ev;
+		se->topic = rd_kafka_topic_name(m->rkt);
+		se->partition = m->partition;
+		se->offset = m->offset;
+		d->event_msg[d->events_len++] = i;
+	}
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * One attempt at the batch transaction. Returns 0 once committed, or the
+ * store's code (the transaction is rolled back by the caller).
+ */
+static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
+			    size_t errstr_size)
+{
+	ly_arena_t *arena = w->tx_arena;
+	size_t n = d->events_len;
+	int rc = ly_store_begin(w->store, errstr, errstr_size);
+	if (rc)
+		return rc;
+	rc = ly_store_claim_events(w->store, d->events, n, arena, errstr, errstr_size);
+	if (rc)
+		return rc;
+
+	/* The batch's customers, sorted and unique, locked in one query. */
+	const char **ids = ly_arena_alloc(arena, (n + 1) * sizeof(*ids));
+	if (!ids)
+		return LY_ENOMEM;
+	size_t nids = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!d->events[i].duplicate)
+			ids[nids++] = d->events[i].ev->customer_id;
+	qsort(ids, nids, sizeof(*ids), cmp_str);
+	size_t uniq = 0;
+	for (size_t i = 0; i < nids; i++)
+		if (uniq == 0 || strcmp(ids[uniq - 1], ids[i]) != 0)
+			ids[uniq++] = ids[i];
+	ly_customer_state_t *states = ly_arena_alloc(arena, (uniq + 1) * sizeof(*states));
+	ly_map_t bycustomer;
+	if (!states || ly_map_init(&bycustomer, arena, uniq + 1))
+		return LY_ENOMEM;
+	for (size_t i = 0; i < uniq; i++) {
+		int found;
+		states[i].customer_id = ids[i];
+		void **slot = ly_map_put(&bycustomer, ids[i], strlen(ids[i]), &found);
+		LY_ASSERT(slot && !found);
+		*slot = &states[i];
+	}
+	rc = ly_store_lock_customers(w->store, states, uniq, arena, errstr, errstr_size);
+	if (rc)
+		return rc;
+
+	/* The engine, in partition order, on the in-memory states. */
+	size_t postings_cap = 0;
+	ly_effects_t *effects = ly_arena_alloc(arena, (n + 1) * sizeof(*effects));
+	ly_store_outbox_row_t *rejected = ly_arena_alloc(arena, (n + 1) * sizeof(*rejected));
+	size_t rejected_len = 0;
+	if (!effects || !rejected)
+		return LY_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		ly_store_event_t *se = &d->events[i];
+		if (se->duplicate) {
+			w->stats.events_duplicate++;
+			continue;
+		}
+		ly_customer_state_t *st = ly_map_get(&bycustomer, se->ev->customer_id,
+						     strlen(se->ev->customer_id));
+		LY_ASSERT(st);
+		char why[512];
+		rc = ly_engine_apply(&effects[i], w->program, st, se->ev, arena, why,
+				     sizeof(why));
+		if (rc == LY_EINVAL) {
+			/* Deterministic: the same event fails the same way on every
+			 * replay, so it is recorded as processed and dead-lettered. */
+			const rd_kafka_message_t *m = w->batch.msgs[d->event_msg[i]];
+			ly_log(LY_LOG_WARN, "worker", "event %s: evaluation failed: %s",
+			       se->ev->id, why);
+			if (dead_letter_row(&rejected[rejected_len++], w->cfg, m,
+					    "evaluation_error", why, arena))
+				return LY_ENOMEM;
+			effects[i].postings_len = 0;
+			continue;
+		}
+		if (rc)
+			return rc;
+		postings_cap += effects[i].postings_len;
+	}
+
+	/* Ledger lines, outbox rows. */
+	ly_store_posting_t *postings = ly_arena_alloc(arena, (postings_cap + 1) * sizeof(*postings));
+	size_t rows_cap = postings_cap + d->dead_len + rejected_len;
+	ly_store_outbox_row_t *rows = ly_arena_alloc(arena, (rows_cap + 1) * sizeof(*rows));
+	if (!postings || !rows)
+		return LY_ENOMEM;
+	size_t np = 0, nr = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (d->events[i].duplicate)
+			continue;
+		for (size_t k = 0; k < effects[i].postings_len; k++) {
+			postings[np].ev = d->events[i].ev;
+			postings[np].posting = &effects[i].postings[k];
+			rc = points_changed_row(&rows[nr++], w->cfg, d->events[i].ev,
+						&effects[i].postings[k], arena);
+			if (rc)
+				return rc;
+			np++;
+		}
+	}
+	for (size_t i = 0; i < d->dead_len; i++)
+		rows[nr++] = d->dead[i];
+	for (size_t i = 0; i < rejected_len; i++)
+		rows[nr++] = rejected[i];
+
+	rc = ly_store_write_postings(w->store, w->program->version, postings, np,
+				     arena, errstr, errstr_size);
+	if (!rc)
+		rc = ly_store_write_balances(w->store, states, uniq, arena, errstr,
+					     errstr_size);
+	if (!rc)
+		rc = ly_store_write_outbox(w->store, rows, nr, arena, errstr, errstr_size);
+	if (rc)
+		return rc;
+
+	/* The next offset of every partition in the batch, compare-and-set. */
+	ly_store_offset_t *offs = ly_arena_alloc(arena, (w->batch.len + 1) * sizeof(*offs));
+	size_t noffs = 0;
+	if (!offs)
+		return LY_ENOMEM;
+	for (size_t i = 0; i < w->batch.len; i++) {
+		const rd_kafka_message_t *m = w->batch.msgs[i];
+		const char *topic = rd_kafka_topic_name(m->rkt);
+		size_t k;
+		for (k = 0; k < noffs; k++)
+			if (offs[k].partition == m->partition && strcmp(offs[k].topic, topic) == 0)
+				break;
+		if (k == noffs) {
+			int64_t expected;
+			if (ly_consumer_expected(w->consumer, topic, m->partition, &expected)) {
+				snprintf(errstr, errstr_size, "%s[%d] is no longer assigned",
+					 topic, (int)m->partition);
+				return LY_ECONFLICT;
+			}
+			offs[k].topic = topic;
+			offs[k].partition = m->partition;
+			offs[k].expected_next = expected;
+			noffs++;
+		}
+		offs[k].next = m->offset + 1;
+	}
+	rc = ly_store_write_offsets(w->store, w->cfg->kafka_group_id, offs, noffs,
+				    arena, errstr, errstr_size);
+	if (rc)
+		return rc;
+	rc = ly_store_commit(w->store, errstr, errstr_size);
+	if (rc)
+		return rc;
+
+	/* Committed: remember the new offsets and tell Kafka, for lag tools. */
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)noffs);
+	for (size_t k = 0; k < noffs; k++) {
+		ly_consumer_advance(w->consumer, offs[k].topic, offs[k].partition, offs[k].next);
+		rd_kafka_topic_partition_list_add(list, offs[k].topic, offs[k].partition)->offset =
+			offs[k].next;
+	}
+	ly_consumer_commit_async(w->consumer, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	for (size_t i = 0; i < n; i++)
+		w->stats.events_applied += !d->events[i].duplicate;
+	w->stats.events_rejected += d->dead_len + rejected_len;
+	w->stats.events_applied -= rejected_len;
+	w->stats.postings += np;
+	w->stats.batches++;
+	return 0;
+}
+
+/*
+ * After a lost compare-and-set: read the partitions' offsets again and read
+ * on from there, so this worker never applies a range another one applied.
+ */
+static void resync_partitions(ly_worker_t *w)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
+	for (size_t i = 0; i < w->batch.len; i++) {
+		const rd_kafka_message_t *m = w->batch.msgs[i];
+		const char *topic = rd_kafka_topic_name(m->rkt);
+		if (!rd_kafka_topic_partition_list_find(list, topic, m->partition))
+			rd_kafka_topic_partition_list_add(list, topic, m->partition);
+	}
+	if (lookup_offsets(w, list) == 0) {
+		for (int i = 0; i < list->cnt; i++) {
+			rd_kafka_topic_partition_t *p = &list->elems[i];
+			ly_consumer_advance(w->consumer, p->topic, p->partition,
+					    p->offset >= 0 ? p->offset : -1);
+		}
+		rd_kafka_error_t *err = rd_kafka_seek_partitions(
+			ly_consumer_handle(w->consumer), list, 10000);
+		if (err) {
+			ly_log(LY_LOG_WARN, "worker", "seek: %s", rd_kafka_error_string(err));
+			rd_kafka_error_destroy(err);
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
+static int process_batch(ly_worker_t *w, volatile int *stop)
+{
+	decoded_t d;
+	char errstr[1024];
+	int backoff_ms = BACKOFF_MIN_MS;
+	ly_arena_reset(w->batch_arena);
+	int rc = decode_batch(w, &d);
+	if (rc)
+		return rc;
+	for (;;) {
+		ly_arena_reset(w->tx_arena);
+		int64_t t0 = ly_time_mono_ms();
+		rc = apply_batch_once(w, &d, errstr, sizeof(errstr));
+		if (rc == 0) {
+			ly_log(LY_LOG_DEBUG, "worker", "batch of %zu committed in %lld ms",
+			       w->batch.len, (long long)(ly_time_mono_ms() - t0));
+			return 0;
+		}
+		ly_store_rollback(w->store);
+		if (rc == LY_ECONFLICT) {
+			w->stats.offset_conflicts++;
+			ly_log(LY_LOG_WARN, "worker", "batch discarded: %s", errstr);
+			resync_partitions(w);
+			return 0;
+		}
+		if (rc == LY_ENOMEM)
+			return rc;
+		w->stats.tx_retries++;
+		ly_log(LY_LOG_WARN, "worker", "batch failed, retrying in %d ms: %s",
+		       backoff_ms, errstr);
+		if (*stop && rc != LY_ERETRY)
+			return rc;
+		usleep((useconds_t)backoff_ms * 1000);
+		backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff_ms * 2;
+		if (rc == LY_ERETRY && ly_store_reconnect(w->store, errstr, sizeof(errstr)) &&
+		    *stop)
+			return LY_EIO;
+	}
+}
+
+/* Publishes what the outbox holds, until it is empty or a pass fails. */
+static void relay(ly_worker_t *w)
+{
+	char errstr[512];
+	for (;;) {
+		size_t published = 0;
+		ly_arena_reset(w->tx_arena);
+		int rc = ly_outbox_relay(w->store, w->producer, RELAY_ROWS_MAX,
+					 RELAY_FLUSH_MS, &published, w->tx_arena, errstr,
+					 sizeof(errstr));
+		if (rc) {
+			ly_log(LY_LOG_WARN, "outbox", "relay: %s", errstr);
+			if (rc == LY_ERETRY)
+				ly_store_reconnect(w->store, errstr, sizeof(errstr));
+			return;
+		}
+		w->stats.outbox_published += published;
+		if (published < RELAY_ROWS_MAX)
+			return;
+	}
+}
+
+int ly_worker_new(ly_worker_t **out, const ly_config_t *cfg,
+		  const char *bootstrap, const ly_program_t *program,
+		  char *errstr, size_t errstr_size)
+{
+	ly_worker_t *w = calloc(1, sizeof(*w));
+	if (!w) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return LY_ENOMEM;
+	}
+	w->cfg = cfg;
+	w->program = program;
+	w->batch_arena = ly_arena_new(1 << 20);
+	w->tx_arena = ly_arena_new(1 << 20);
+	if (!w->batch_arena || !w->tx_arena) {
+		snprintf(errstr, errstr_size, "out of memory");
+		goto fail;
+	}
+	int rc = ly_store_open(&w->store, cfg->postgres_conninfo, cfg->postgres_schema,
+			       errstr, errstr_size);
+	if (rc)
+		goto fail;
+	w->producer = ly_kafka_producer_new(cfg, bootstrap, ly_outbox_delivery_cb,
+					    errstr, errstr_size);
+	if (!w->producer)
+		goto fail;
+	rc = ly_consumer_new(&w->consumer, cfg, bootstrap, lookup_offsets, w, errstr,
+			     errstr_size);
+	if (rc)
+		goto fail;
+	*out = w;
+	return 0;
+fail:
+	ly_worker_destroy(w);
+	return LY_EIO;
+}
+
+void ly_worker_get_stats(const ly_worker_t *w, ly_worker_stats_t *out)
+{
+	*out = w->stats;
+}
+
+int ly_worker_run(ly_worker_t *w, volatile int *stop)
+{
+	relay(w); /* rows a crash left behind */
+	int64_t last_relay = ly_time_mono_ms();
+	while (!*stop) {
+		int rc = ly_consumer_poll_batch(w->consumer, &w->batch,
+						(size_t)w->cfg->batch_max_events,
+						(int)w->cfg->batch_max_wait_ms, IDLE_POLL_MS,
+						stop);
+		if (rc == LY_EIO || ly_consumer_fatal(w->consumer)) {
+			ly_log(LY_LOG_ERROR, "worker", "consumer failed; stopping");
+			return LY_EIO;
+		}
+		if (rc)
+			return rc;
+		if (w->batch.len) {
+			rc = process_batch(w, stop);
+			ly_msg_batch_clear(&w->batch);
+			if (rc)
+				return rc;
+			relay(w);
+			last_relay = ly_time_mono_ms();
+		} else if (ly_time_mono_ms() - last_relay >= IDLE_POLL_MS) {
+			relay(w);
+			last_relay = ly_time_mono_ms();
+		}
+	}
+	relay(w);
+	return 0;
+}
+
+void ly_worker_destroy(ly_worker_t *w)
+{
+	if (!w)
+		return;
+	ly_consumer_destroy(w->consumer);
+	if (w->producer) {
+		rd_kafka_flush(w->producer, RELAY_FLUSH_MS);
+		rd_kafka_destroy(w->producer);
+	}
+	ly_msg_batch_free(&w->batch);
+	ly_store_close(w->store);
+	ly_arena_destroy(w->batch_arena);
+	ly_arena_destroy(w->tx_arena);
+	free(w);
+}
