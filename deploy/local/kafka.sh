@@ -175,6 +175,8 @@ inter.broker.listener.name=PLAINTEXT
 log.dirs=$DATA
 num.partitions=1
 auto.create.topics.enable=false
+# Room for the tests' oversized poison message (the input limit is 1 MiB).
+message.max.bytes=4194304
 offsets.topic.replication.factor=1
 offsets.topic.num.partitions=1
 transaction.state.log.replication.factor=1

@@ -39,6 +39,8 @@
 #define PATH_BYTES 256
 /* A path component or a quoted value is cut after this many bytes. */
 #define SHOW_BYTES 64
+/* Room for a quoted value: every shown byte may be escaped as \xNN. */
+#define QUOTE_BYTES (SHOW_BYTES * 4 + 16)
 
 /* Returns from the calling function when a step fails. */
 #define TRY(expr)                          \
@@ -105,6 +107,7 @@ const char *ly_reject_code(ly_reject_t reason)
 
 /* ---- errors ---- */
 
+/* One decode call: where strings go and where a rejection is reported. */
 typedef struct dec {
 	ly_arena_t *arena;
 	ly_reject_t *why;
@@ -187,8 +190,6 @@ static const char *quote(char *buf, size_t size, const char *s)
 	buf[len] = '\0';
 	return buf;
 }
-
-#define QUOTE_BYTES (SHOW_BYTES * 4 + 16)
 
 /* "data.items[2]" + "sku" -> "data.items[2].sku"; "" + "id" -> "id". */
 static void field_path(char *out, size_t size, const char *parent,
@@ -1123,7 +1124,9 @@ static int decode_envelope(dec_t *d, const cJSON *root, const bin_attrs_t *ba,
 			      "%s: unknown event type %s", name,
 			      quote(q, sizeof(q), s));
 	TRY(attr(d, root, ba, A_TIME, F_REQUIRED | F_BORROW, &name, &s));
-	if (ly_time_parse_rfc3339(s, &ev->time_us))
+	/* ly_time_parse_rfc3339 also takes "2026-11-22 10:00:00Z"; RFC 3339
+	 * section 5.6 (and the schemas' date-time) want the 'T'. */
+	if (ly_time_parse_rfc3339(s, &ev->time_us) || s[10] == ' ')
 		return reject(d, LY_REJECT_BAD_VALUE,
 			      "%s: invalid RFC 3339 timestamp %s", name,
 			      quote(q, sizeof(q), s));

@@ -152,7 +152,10 @@ rd_kafka_t *ly_kafka_producer_new(const ly_config_t *cfg, const char *bootstrap,
 	    conf_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
 	    conf_set(conf, "acks", "all", errstr, errstr_size) ||
 	    conf_set(conf, "linger.ms", "5", errstr, errstr_size) ||
-	    conf_set(conf, "message.timeout.ms", "30000", errstr, errstr_size))
+	    conf_set(conf, "message.timeout.ms", "30000", errstr, errstr_size) ||
+	    /* A dead letter is as large as the input it copies; the broker's
+	     * own limit is the one that counts. */
+	    conf_set(conf, "message.max.bytes", "4194304", errstr, errstr_size))
 		goto fail;
 	for (size_t i = 0; i < cfg->kafka_properties_len; i++) {
 		const ly_kv_t *kv = &cfg->kafka_properties[i];

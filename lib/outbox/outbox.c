@@ -110,14 +110,20 @@ static int produce_one(rd_kafka_t *producer, ly_outbox_msg_t *m,
 					    (ssize_t)hs[i].value_len);
 	}
 	for (;;) {
-		rd_kafka_resp_err_t e = rd_kafka_producev(
-			producer, RD_KAFKA_V_TOPIC(m->topic),
-			RD_KAFKA_V_KEY(m->key, m->key_len),
-			RD_KAFKA_V_VALUE(m->payload, m->payload_len),
-			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			RD_KAFKA_V_OPAQUE(m),
-			kh ? RD_KAFKA_V_HEADERS(kh) : RD_KAFKA_V_END,
-			RD_KAFKA_V_END);
+		rd_kafka_resp_err_t e;
+		if (kh)
+			e = rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(m->topic),
+					      RD_KAFKA_V_KEY(m->key, m->key_len),
+					      RD_KAFKA_V_VALUE(m->payload, m->payload_len),
+					      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					      RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_HEADERS(kh),
+					      RD_KAFKA_V_END);
+		else
+			e = rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(m->topic),
+					      RD_KAFKA_V_KEY(m->key, m->key_len),
+					      RD_KAFKA_V_VALUE(m->payload, m->payload_len),
+					      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					      RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END);
 		if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 			rd_kafka_poll(producer, 100);
 			continue;

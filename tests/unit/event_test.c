@@ -7,7 +7,9 @@
  * Schemas in schemas/events/: good/<type>[--note].json must decode,
  * bad/<reject_code>--<note>.json must be rejected with that code.
  */
-#define _POSIX_C_SOURCE 200809L
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* opendir */
+#endif
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -1053,6 +1055,9 @@ static void test_reject_invalid_value(void **state)
 	reject_raw(t, "{'specversion':'1.0','id':'i','source':'s','type':'points.redeem',"
 		      "'time':'2026-11-31T10:00:00Z','data':{}}",
 		   LY_REJECT_BAD_VALUE, "time: invalid RFC 3339 timestamp");
+	reject_raw(t, "{'specversion':'1.0','id':'i','source':'s','type':'points.redeem',"
+		      "'time':'2026-11-22 10:00:00Z','data':{}}",
+		   LY_REJECT_BAD_VALUE, "time: invalid RFC 3339 timestamp \"2026-11-22 10:00:00Z\"");
 	reject_raw(t, "{'specversion':'1.0','id':'','source':'s','type':'points.redeem',"
 		      "'time':'2026-11-22T10:00:00Z','data':{}}",
 		   LY_REJECT_BAD_VALUE, "id: must not be empty");

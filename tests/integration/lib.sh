@@ -1,0 +1,183 @@
+# tests/integration/lib.sh: what the integration tests share. Sourced, not run.
+#
+# Each test gets its own PostgreSQL schema, its own topics and its own
+# consumer group, so tests never see each other's data. The servers are the
+# ones `make test` starts (deploy/local): LY_TEST_PG and LY_TEST_KAFKA
+# override where they are.
+set -euo pipefail
+
+LY_SOURCE_DIR=${LY_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+LY_BIN_DIR=${LY_BIN_DIR:-$LY_SOURCE_DIR/build}
+LY_TEST_PG=${LY_TEST_PG:-postgresql://postgres@127.0.0.1:55432/loyalty}
+LY_TEST_KAFKA=${LY_TEST_KAFKA:-127.0.0.1:59092}
+LOYALTYD=$LY_BIN_DIR/loyaltyd
+LOYALTYCTL=$LY_BIN_DIR/loyaltyctl
+TEST_PROGRAM=$LY_SOURCE_DIR/tests/integration/program.yaml
+
+WORKER_PID=""
+CASE_DIR=""
+
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -n "$CASE_DIR" ] && [ -f "$CASE_DIR/loyaltyd.log" ]; then
+		echo "--- last lines of loyaltyd.log" >&2
+		tail -n 30 "$CASE_DIR/loyaltyd.log" >&2
+	fi
+	exit 1
+}
+
+# setup_case NAME: a fresh schema, topics and group; the LOYALTY_* variables
+# every loyaltyd/loyaltyctl of this test reads.
+setup_case() {
+	local name=$1 id
+	id="${name}_$(date +%s)_$$_$RANDOM"
+	CASE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ly-$name.XXXXXX")
+	export LOYALTY_KAFKA_BROKERS=$LY_TEST_KAFKA
+	export LOYALTY_KAFKA_GROUP_ID="g-$id"
+	export LOYALTY_POSTGRES_CONNINFO=$LY_TEST_PG
+	export LOYALTY_POSTGRES_SCHEMA="t_$id"
+	export LOYALTY_PROGRAM=$TEST_PROGRAM
+	export LOYALTY_BATCH_MAX_EVENTS=${LOYALTY_BATCH_MAX_EVENTS:-1000}
+	export LOYALTY_BATCH_MAX_WAIT_MS=${LOYALTY_BATCH_MAX_WAIT_MS:-100}
+	export LOYALTY_LOG_LEVEL=${LOYALTY_LOG_LEVEL:-info}
+	local t
+	for t in customers orders reviews social requests offers activity dlq; do
+		export "LOYALTY_TOPICS_${t^^}=$id.$t"
+	done
+	"$LOYALTYCTL" migrate >/dev/null || fail "migrate"
+	"$LOYALTYCTL" topics --partitions "${PARTITIONS:-6}" >/dev/null || fail "topics"
+	trap teardown_case EXIT
+}
+
+teardown_case() {
+	if [ -n "$WORKER_PID" ] && kill -0 "$WORKER_PID" 2>/dev/null; then
+		kill -9 "$WORKER_PID" 2>/dev/null || true
+	fi
+	if [ -n "$CASE_DIR" ] && [ "${KEEP_CASE:-0}" != 1 ]; then
+		rm -rf "$CASE_DIR"
+	fi
+}
+
+# sql QUERY: one value or rows, tab-separated, from the test's schema.
+sql() {
+	psql "$LY_TEST_PG" -X -q -A -t -F $'\t' -v ON_ERROR_STOP=1 \
+		-c "SET search_path TO $LOYALTY_POSTGRES_SCHEMA" -c "$1"
+}
+
+start_worker() {
+	"$LOYALTYD" >>"$CASE_DIR/loyaltyd.log" 2>&1 &
+	WORKER_PID=$!
+}
+
+# stop_worker: SIGTERM, which must finish the batch, commit and exit 0
+# within 10 s.
+stop_worker() {
+	local status=0 waited=0
+	kill -TERM "$WORKER_PID"
+	while kill -0 "$WORKER_PID" 2>/dev/null && [ $waited -lt 100 ]; do
+		sleep 0.1
+		waited=$((waited + 1))
+	done
+	kill -0 "$WORKER_PID" 2>/dev/null && fail "loyaltyd did not exit within 10 s of SIGTERM"
+	wait "$WORKER_PID" || status=$?
+	WORKER_PID=""
+	[ $status -eq 0 ] || fail "loyaltyd exited $status after SIGTERM"
+}
+
+kill_worker() {
+	kill -9 "$WORKER_PID" 2>/dev/null || true
+	wait "$WORKER_PID" 2>/dev/null || true
+	WORKER_PID=""
+}
+
+# consumed: the sum of the next offsets PostgreSQL holds for the group.
+consumed() {
+	sql "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE group_id = '$LOYALTY_KAFKA_GROUP_ID'"
+}
+
+# wait_consumed N [TIMEOUT_S]: until the group has consumed N input messages.
+wait_consumed() {
+	local want=$1 timeout=${2:-300} start now got
+	start=$(date +%s)
+	while :; do
+		got=$(consumed)
+		[ "$got" -ge "$want" ] && return 0
+		now=$(date +%s)
+		if [ $((now - start)) -ge "$timeout" ]; then
+			fail "consumed $got of $want input messages after ${timeout}s"
+		fi
+		if [ -n "$WORKER_PID" ] && ! kill -0 "$WORKER_PID" 2>/dev/null; then
+			fail "loyaltyd died (consumed $got of $want)"
+		fi
+		sleep 0.2
+	done
+}
+
+# topic_dump TOPIC FORMAT: every message on a topic, as kcat formats it.
+topic_dump() {
+	kcat -C -b "$LY_TEST_KAFKA" -t "$1" -o beginning -e -q -f "$2"
+}
+
+input_topics() {
+	echo "$LOYALTY_TOPICS_CUSTOMERS $LOYALTY_TOPICS_ORDERS $LOYALTY_TOPICS_REVIEWS $LOYALTY_TOPICS_SOCIAL $LOYALTY_TOPICS_REQUESTS"
+}
+
+# expected_balances: read every input message back from Kafka and compute
+# the balances the test program gives, independently of loyaltyd.
+expected_balances() {
+	local t
+	for t in $(input_topics); do
+		topic_dump "$t" '%s\n'
+	done | python3 "$LY_SOURCE_DIR/tests/integration/expect.py"
+}
+
+actual_balances() {
+	sql "SELECT customer_id, available, pending FROM balances
+	     WHERE available <> 0 OR pending <> 0" | LC_ALL=C sort
+}
+
+# check_balances: PostgreSQL's balances equal the independent computation.
+check_balances() {
+	expected_balances >"$CASE_DIR/expected.tsv"
+	actual_balances >"$CASE_DIR/actual.tsv"
+	[ -s "$CASE_DIR/expected.tsv" ] || fail "no expected balances computed"
+	if ! diff -u "$CASE_DIR/expected.tsv" "$CASE_DIR/actual.tsv" >"$CASE_DIR/balances.diff"; then
+		head -n 40 "$CASE_DIR/balances.diff" >&2
+		fail "balances differ from the independent computation"
+	fi
+	log "balances of $(wc -l <"$CASE_DIR/expected.tsv") customers match"
+}
+
+check_verify() {
+	"$LOYALTYCTL" verify >"$CASE_DIR/verify.out" || {
+		cat "$CASE_DIR/verify.out" >&2
+		fail "loyaltyctl verify"
+	}
+}
+
+# check_no_double_apply: no event earned twice from the same rule.
+check_no_double_apply() {
+	local doubles
+	doubles=$(sql "SELECT count(*) FROM (SELECT event_source, event_id, rule_id
+	               FROM ledger GROUP BY 1, 2, 3 HAVING count(*) > 1) d")
+	[ "$doubles" = 0 ] || fail "$doubles (event, rule) pairs in the ledger twice"
+}
+
+# check_activity_published: every loyalty.points.changed the outbox holds
+# is on the activity topic (duplicates allowed, losses not).
+check_activity_published() {
+	local missing
+	sql "SELECT message_id FROM outbox WHERE topic = '$LOYALTY_TOPICS_ACTIVITY'" |
+		LC_ALL=C sort -u >"$CASE_DIR/outbox-ids"
+	topic_dump "$LOYALTY_TOPICS_ACTIVITY" '%s\n' |
+		python3 -c 'import json,sys
+for line in sys.stdin:
+    e = json.loads(line)
+    assert e["type"] == "loyalty.points.changed", e
+    print(e["id"])' | LC_ALL=C sort -u >"$CASE_DIR/topic-ids"
+	missing=$(LC_ALL=C comm -23 "$CASE_DIR/outbox-ids" "$CASE_DIR/topic-ids" | wc -l)
+	[ -s "$CASE_DIR/outbox-ids" ] || fail "the outbox holds no activity"
+	[ "$missing" = 0 ] || fail "$missing loyalty.points.changed ids missing from $LOYALTY_TOPICS_ACTIVITY"
+	log "$(wc -l <"$CASE_DIR/outbox-ids") activity ids all on the topic"
+}
