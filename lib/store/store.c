@@ -977,7 +977,7 @@ int ly_store_print_history(ly_store_t *s, const char *customer_id, int json,
 		"coalesce(rule_id, ''), delta_available, delta_pending, "
 		"coalesce(to_char(available_at AT TIME ZONE 'UTC', "
 		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), reason, program_version "
-		"FROM ledger WHERE customer_id = $1 ORDER BY entry_id",
+		"FROM ledger WHERE customer_id = $1 ORDER BY event_time, entry_id",
 		1, params, NULL, NULL, 0, errstr, errstr_size);
 	if (rc)
 		return rc;
@@ -985,7 +985,7 @@ int ly_store_print_history(ly_store_t *s, const char *customer_id, int json,
 	if (json)
 		ly_buf_putc(out, '[');
 	else
-		ly_buf_printf(out, "%-20s  %-16s  %-24s  %-16s  %9s  %9s  %-20s  %s\n",
+		ly_buf_printf(out, "%-20s  %-18s  %-24s  %-16s  %9s  %9s  %-20s  %s\n",
 			      "time", "type", "event", "rule", "available",
 			      "pending", "available_at", "reason");
 	for (int row = 0; row < n; row++) {
@@ -1015,7 +1015,7 @@ int ly_store_print_history(ly_store_t *s, const char *customer_id, int json,
 			ly_buf_putc(out, '}');
 		} else {
 			ly_buf_printf(out,
-				      "%-20s  %-16s  %-24.24s  %-16.16s  %9s  %9s  %-20s  %s\n",
+				      "%-20s  %-18s  %-24.24s  %-16.16s  %9s  %9s  %-20s  %s\n",
 				      v[1], v[2], v[4], v[5][0] ? v[5] : "-", v[6], v[7],
 				      v[8][0] ? v[8] : "-", v[9]);
 		}

@@ -6,17 +6,25 @@
 source "$(dirname "$0")/lib.sh"
 setup_case crash
 N=20000
-export LOYALTY_BATCH_MAX_EVENTS=200
+export LOYALTY_BATCH_MAX_EVENTS=100
 
 "$LOYALTYCTL" produce --count $N --seed 12 --customers 2000 2>/dev/null || fail "produce"
+# A short session timeout, so the group gives a killed member's partitions
+# to its successor in seconds rather than after the default 45 s.
+export LOYALTY_KAFKA_PROPERTIES="session.timeout.ms=6000,heartbeat.interval.ms=500"
 for round in 1 2 3; do
-	start_worker
-	# Kill somewhere in the first 0.5-3 s of work: mid-batch, mid-commit
-	# or mid-publish, wherever the process happens to be.
-	sleep "$(python3 -c "import random; print(round(random.uniform(0.5, 3.0), 2))")"
 	before=$(consumed)
+	start_worker
+	# Wait until this worker is making progress, then kill it a random
+	# moment later: mid-batch, mid-commit or mid-publish, wherever it is.
+	for _ in $(seq 600); do
+		[ "$(consumed)" -gt "$before" ] && break
+		sleep 0.1
+	done
+	[ "$(consumed)" -gt "$before" ] || fail "round $round: no progress within 60 s"
+	sleep "$(python3 -c "import random; print(round(random.uniform(0.0, 1.5), 2))")"
 	kill_worker
-	log "round $round: killed at $before consumed"
+	log "round $round: killed at $(consumed) consumed"
 done
 [ "$(consumed)" -lt $N ] || fail "the kills came after the work was done; nothing was tested"
 start_worker
