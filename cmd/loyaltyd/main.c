@@ -75,6 +75,11 @@ int main(int argc, char **argv)
 	ly_log_level_t level;
 	if (ly_log_parse_level(cfg.log_level, &level) == 0)
 		ly_log_set_level(level);
+	if (cfg.http_listen[0]) {
+		ly_log(LY_LOG_ERROR, "main",
+		       "http.listen: this version serves no HTTP endpoints; leave it empty");
+		goto out;
+	}
 	if (ly_program_load(&program, cfg.program, errstr, sizeof(errstr))) {
 		ly_log(LY_LOG_ERROR, "main", "program refused: %s", errstr);
 		goto out;

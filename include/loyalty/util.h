@@ -64,6 +64,8 @@ int ly_buf_printf(ly_buf_t *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Appends s[0..n) as the inside of a JSON string (no quotes added). */
 int ly_buf_json_str(ly_buf_t *b, const char *s, size_t n);
+/* Appends s as a quoted JSON string, or null when s is NULL. */
+int ly_buf_json_quoted(ly_buf_t *b, const char *s);
 void ly_buf_reset(ly_buf_t *b);
 /* Frees the storage; the struct may be reused. Accepts NULL. */
 void ly_buf_free(ly_buf_t *b);

@@ -149,8 +149,9 @@ static const setting_t settings[] = {
 	INT("batch.max_wait_ms", batch_max_wait_ms, 100, 0, 60000, "ms", 0,
 	    "Longest wait for a batch to fill before it is handled as it is."),
 	STR("http.listen", http_listen, "", 0,
-	    "`host:port` for `/metrics`, `/healthz` and `/readyz`. Empty: no "
-	    "HTTP server."),
+	    "`host:port` for `/metrics`, `/healthz` and `/readyz`. This version "
+	    "serves no HTTP: loyaltyd refuses a non-empty value rather than "
+	    "ignore it."),
 	{.key = "log.level", .type = SET_STRING, .def_str = "info",
 	 .flags = F_NONEMPTY, .check = check_log_level,
 	 .check_msg = "must be one of debug, info, warn, error",

@@ -63,8 +63,13 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
 	return 0;
 }
 
-rd_kafka_conf_t *ly_kafka_conf_new(const ly_config_t *cfg,
-				   const char *bootstrap, char *errstr,
+/*
+ * A configuration with our logger, bootstrap.servers and client.id, then
+ * ours (NULL-terminated key/value pairs), then the operator's
+ * kafka.properties on top, so an operator can override any of ours.
+ */
+static rd_kafka_conf_t *conf_build(const ly_config_t *cfg, const char *bootstrap,
+				   const char *const *ours, char *errstr,
 				   size_t errstr_size)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -72,6 +77,9 @@ rd_kafka_conf_t *ly_kafka_conf_new(const ly_config_t *cfg,
 	if (conf_set(conf, "bootstrap.servers", bootstrap, errstr, errstr_size) ||
 	    conf_set(conf, "client.id", "loyaltyd", errstr, errstr_size))
 		goto fail;
+	for (size_t i = 0; ours && ours[i]; i += 2)
+		if (conf_set(conf, ours[i], ours[i + 1], errstr, errstr_size))
+			goto fail;
 	for (size_t i = 0; i < cfg->kafka_properties_len; i++) {
 		const ly_kv_t *kv = &cfg->kafka_properties[i];
 		if (conf_set(conf, kv->key, kv->value, errstr, errstr_size))
@@ -81,6 +89,13 @@ rd_kafka_conf_t *ly_kafka_conf_new(const ly_config_t *cfg,
 fail:
 	rd_kafka_conf_destroy(conf);
 	return NULL;
+}
+
+rd_kafka_conf_t *ly_kafka_conf_new(const ly_config_t *cfg,
+				   const char *bootstrap, char *errstr,
+				   size_t errstr_size)
+{
+	return conf_build(cfg, bootstrap, NULL, errstr, errstr_size);
 }
 
 int ly_kafka_embedded_start(rd_kafka_t **handle, const ly_config_t *cfg,
@@ -141,36 +156,28 @@ rd_kafka_t *ly_kafka_producer_new(const ly_config_t *cfg, const char *bootstrap,
 				  ly_kafka_dr_fn dr, char *errstr,
 				  size_t errstr_size)
 {
+	static const char *const ours[] = {
+		"enable.idempotence", "true",
+		"acks", "all",
+		"linger.ms", "5",
+		"message.timeout.ms", "30000",
+		/* A dead letter is as large as the input it copies; the
+		 * broker's own limit is the one that counts. */
+		"message.max.bytes", "4194304",
+		NULL,
+	};
 	char err[512];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_conf_set_log_cb(conf, log_cb);
+	rd_kafka_conf_t *conf = conf_build(cfg, bootstrap, ours, errstr, errstr_size);
+	if (!conf)
+		return NULL;
 	if (dr)
 		rd_kafka_conf_set_dr_msg_cb(conf, dr);
-	/* Ours first, then the operator's kafka.properties on top. */
-	if (conf_set(conf, "bootstrap.servers", bootstrap, errstr, errstr_size) ||
-	    conf_set(conf, "client.id", "loyaltyd", errstr, errstr_size) ||
-	    conf_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
-	    conf_set(conf, "acks", "all", errstr, errstr_size) ||
-	    conf_set(conf, "linger.ms", "5", errstr, errstr_size) ||
-	    conf_set(conf, "message.timeout.ms", "30000", errstr, errstr_size) ||
-	    /* A dead letter is as large as the input it copies; the broker's
-	     * own limit is the one that counts. */
-	    conf_set(conf, "message.max.bytes", "4194304", errstr, errstr_size))
-		goto fail;
-	for (size_t i = 0; i < cfg->kafka_properties_len; i++) {
-		const ly_kv_t *kv = &cfg->kafka_properties[i];
-		if (conf_set(conf, kv->key, kv->value, errstr, errstr_size))
-			goto fail;
-	}
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
 	if (!rk) {
+		rd_kafka_conf_destroy(conf);
 		snprintf(errstr, errstr_size, "kafka producer: %s", err);
-		goto fail;
 	}
 	return rk;
-fail:
-	rd_kafka_conf_destroy(conf);
-	return NULL;
 }
 
 int ly_kafka_create_topics(const ly_config_t *cfg, const char *bootstrap,
@@ -331,24 +338,23 @@ int ly_consumer_new(ly_consumer_t **out, const ly_config_t *cfg,
 	}
 	c->lookup = lookup;
 	c->opaque = opaque;
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_conf_set_log_cb(conf, log_cb);
-	if (conf_set(conf, "bootstrap.servers", bootstrap, errstr, errstr_size) ||
-	    conf_set(conf, "client.id", "loyaltyd", errstr, errstr_size) ||
-	    conf_set(conf, "group.id", cfg->kafka_group_id, errstr, errstr_size) ||
-	    conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
-	    conf_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) ||
-	    conf_set(conf, "auto.offset.reset", "earliest", errstr, errstr_size) ||
-	    conf_set(conf, "partition.assignment.strategy", "range", errstr,
-		     errstr_size) ||
-	    conf_set(conf, "queued.max.messages.kbytes", "32768", errstr,
-		     errstr_size) ||
-	    conf_set(conf, "enable.partition.eof", "false", errstr, errstr_size))
-		goto fail_conf;
-	for (size_t i = 0; i < cfg->kafka_properties_len; i++) {
-		const ly_kv_t *kv = &cfg->kafka_properties[i];
-		if (conf_set(conf, kv->key, kv->value, errstr, errstr_size))
-			goto fail_conf;
+	const char *const ours[] = {
+		"group.id", cfg->kafka_group_id,
+		/* Offsets live in PostgreSQL with the state; Kafka's copy is
+		 * written after commit, for lag tools only. */
+		"enable.auto.commit", "false",
+		"enable.auto.offset.store", "false",
+		"auto.offset.reset", "earliest",
+		/* Eager: the safest with librdkafka 2.0.2. */
+		"partition.assignment.strategy", "range",
+		"queued.max.messages.kbytes", "32768",
+		"enable.partition.eof", "false",
+		NULL,
+	};
+	rd_kafka_conf_t *conf = conf_build(cfg, bootstrap, ours, errstr, errstr_size);
+	if (!conf) {
+		free(c);
+		return LY_EINVAL;
 	}
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	rd_kafka_conf_set_opaque(conf, c);

@@ -919,17 +919,6 @@ out:
 
 /* ---- the read side ---- */
 
-static void json_str(ly_buf_t *out, const char *s)
-{
-	if (!s) {
-		ly_buf_puts(out, "null");
-		return;
-	}
-	ly_buf_putc(out, '"');
-	ly_buf_json_str(out, s, strlen(s));
-	ly_buf_putc(out, '"');
-}
-
 int ly_store_print_balance(ly_store_t *s, const char *customer_id, int json,
 			   ly_buf_t *out, char *errstr, size_t errstr_size)
 {
@@ -951,7 +940,7 @@ int ly_store_print_balance(ly_store_t *s, const char *customer_id, int json,
 	 * which this schema version does not keep yet: both print as null. */
 	if (json) {
 		ly_buf_puts(out, "{\"customer_id\":");
-		json_str(out, customer_id);
+		ly_buf_json_quoted(out, customer_id);
 		ly_buf_printf(out,
 			      ",\"available\":%s,\"pending\":%s,\"tier\":null,"
 			      "\"segment\":null}\n",
@@ -995,23 +984,23 @@ int ly_store_print_history(ly_store_t *s, const char *customer_id, int json,
 		if (json) {
 			ly_buf_printf(out, "%s{\"entry_id\":%s,\"time\":", row ? "," : "",
 				      v[0]);
-			json_str(out, v[1]);
+			ly_buf_json_quoted(out, v[1]);
 			ly_buf_puts(out, ",\"event_type\":");
-			json_str(out, v[2]);
+			ly_buf_json_quoted(out, v[2]);
 			ly_buf_puts(out, ",\"event_source\":");
-			json_str(out, v[3]);
+			ly_buf_json_quoted(out, v[3]);
 			ly_buf_puts(out, ",\"event_id\":");
-			json_str(out, v[4]);
+			ly_buf_json_quoted(out, v[4]);
 			ly_buf_puts(out, ",\"rule_id\":");
-			json_str(out, v[5][0] ? v[5] : NULL);
+			ly_buf_json_quoted(out, v[5][0] ? v[5] : NULL);
 			ly_buf_printf(out, ",\"delta_available\":%s,\"delta_pending\":%s",
 				      v[6], v[7]);
 			ly_buf_puts(out, ",\"available_at\":");
-			json_str(out, v[8][0] ? v[8] : NULL);
+			ly_buf_json_quoted(out, v[8][0] ? v[8] : NULL);
 			ly_buf_puts(out, ",\"reason\":");
-			json_str(out, v[9]);
+			ly_buf_json_quoted(out, v[9]);
 			ly_buf_puts(out, ",\"program_version\":");
-			json_str(out, v[10]);
+			ly_buf_json_quoted(out, v[10]);
 			ly_buf_putc(out, '}');
 		} else {
 			ly_buf_printf(out,

@@ -226,6 +226,15 @@ int ly_buf_json_str(ly_buf_t *b, const char *s, size_t n)
 	return 0;
 }
 
+int ly_buf_json_quoted(ly_buf_t *b, const char *s)
+{
+	if (!s)
+		return ly_buf_puts(b, "null");
+	if (ly_buf_putc(b, '"') || ly_buf_json_str(b, s, strlen(s)))
+		return LY_ENOMEM;
+	return ly_buf_putc(b, '"');
+}
+
 void ly_buf_reset(ly_buf_t *b)
 {
 	b->len = 0;

@@ -108,13 +108,7 @@ static const char *output_id(ly_arena_t *arena, const char *prefix,
 static void json_field_str(ly_buf_t *b, const char *name, const char *value)
 {
 	ly_buf_printf(b, ",\"%s\":", name);
-	if (!value) {
-		ly_buf_puts(b, "null");
-		return;
-	}
-	ly_buf_putc(b, '"');
-	ly_buf_json_str(b, value, strlen(value));
-	ly_buf_putc(b, '"');
+	ly_buf_json_quoted(b, value);
 }
 
 /* loyalty.points.changed for one posting (SPEC section 7). */
@@ -133,9 +127,9 @@ static int points_changed_row(ly_store_outbox_row_t *row, const ly_config_t *cfg
 			  "\"time\":\"%s\",\"datacontenttype\":\"application/json\"",
 		      id, time);
 	json_field_str(&b, "subject", ev->customer_id);
-	ly_buf_puts(&b, ",\"data\":{\"customer_id\":\"");
-	ly_buf_json_str(&b, ev->customer_id, strlen(ev->customer_id));
-	ly_buf_printf(&b, "\",\"delta\":%lld,\"available\":%lld,\"pending\":%lld",
+	ly_buf_puts(&b, ",\"data\":{\"customer_id\":");
+	ly_buf_json_quoted(&b, ev->customer_id);
+	ly_buf_printf(&b, ",\"delta\":%lld,\"available\":%lld,\"pending\":%lld",
 		      (long long)(p->delta_available + p->delta_pending),
 		      (long long)p->available_after, (long long)p->pending_after);
 	json_field_str(&b, "reason", p->reason);

@@ -39,6 +39,9 @@ grep -q 'LOYALTY_BATCH_MAX_EVENTS' "$CASE_DIR/err" || fail "env bounds: $(cat "$
 LOYALTY_PROGRAM="$LY_SOURCE_DIR/tests/unit/data/program/unknown-key.yaml" expect_exit 1 "$LOYALTYD"
 grep -qF 'unknown-key.yaml:9:5' "$CASE_DIR/err" || fail "loyaltyd with a bad program: $(cat "$CASE_DIR/err")"
 
+LOYALTY_HTTP_LISTEN=127.0.0.1:9464 expect_exit 1 "$LOYALTYD"
+grep -q 'http.listen' "$CASE_DIR/err" || fail "loyaltyd accepted http.listen it cannot serve"
+
 # migrate from four replicas at once on a new schema: all succeed, once.
 export LOYALTY_POSTGRES_SCHEMA="${LOYALTY_POSTGRES_SCHEMA}_m"
 pids=()
