@@ -36,7 +36,7 @@ typedef struct ly_arena ly_arena_t;
 
 /* The caller frees with ly_arena_destroy(). NULL on allocation failure. */
 ly_arena_t *ly_arena_new(size_t block_size);
-/* 8-byte aligned, zeroed. NULL if out of memory. */
+/* Aligned for any type (16 bytes), zeroed. NULL if out of memory. */
 void *ly_arena_alloc(ly_arena_t *arena, size_t size);
 /* NUL-terminated copy of s[0..len). */
 char *ly_arena_strndup(ly_arena_t *arena, const char *s, size_t len);
@@ -48,8 +48,9 @@ void ly_arena_reset(ly_arena_t *arena);
 /* Accepts NULL. */
 void ly_arena_destroy(ly_arena_t *arena);
 
-/* Growable byte buffer with a hard cap (max == 0: 1 GiB). Always
- * NUL-terminated after a successful append. */
+/* Growable byte buffer with a hard cap on its storage, the terminating NUL
+ * included (max == 0: 1 GiB). Always NUL-terminated after a successful
+ * append; a refused append leaves it as it was. */
 typedef struct ly_buf {
 	char *data;
 	size_t len;

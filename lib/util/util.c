@@ -36,6 +36,8 @@ struct ly_arena {
 
 static ly_arena_block_t *arena_block_new(size_t size)
 {
+	if (size > SIZE_MAX - sizeof(ly_arena_block_t))
+		return NULL;
 	ly_arena_block_t *b = malloc(sizeof(*b) + size);
 	if (!b)
 		return NULL;
@@ -145,15 +147,16 @@ void ly_arena_destroy(ly_arena_t *a)
 
 static int buf_reserve(ly_buf_t *b, size_t extra)
 {
+	/* max counts the terminating NUL. */
 	size_t max = b->max ? b->max : LY_BUF_DEFAULT_MAX;
-	if (extra > max || b->len > max - extra - 1)
+	if (extra >= max || b->len > max - extra - 1)
 		return LY_ENOMEM;
 	size_t need = b->len + extra + 1;
 	if (need <= b->cap)
 		return 0;
 	size_t cap = b->cap ? b->cap : 256;
 	while (cap < need)
-		cap = cap > max / 2 ? max + 1 : cap * 2;
+		cap = cap > max / 2 ? max : cap * 2;
 	char *p = realloc(b->data, cap);
 	if (!p)
 		return LY_ENOMEM;
@@ -582,6 +585,8 @@ static uint64_t hash_bytes(const char *s, size_t n)
 int ly_map_init(ly_map_t *map, ly_arena_t *arena, size_t max_len)
 {
 	size_t cap = 16;
+	if (max_len > SIZE_MAX / 4 / sizeof(ly_map_slot_t))
+		return LY_ENOMEM;
 	while (cap < max_len * 2) {
 		if (cap > SIZE_MAX / 4 / sizeof(ly_map_slot_t))
 			return LY_ENOMEM;
