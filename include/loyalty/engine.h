@@ -50,4 +50,20 @@ int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
 		    ly_customer_state_t *state, const ly_event_t *ev,
 		    ly_arena_t *arena, char *errstr, size_t errstr_size);
 
+/* Discount and gift card codes: 12 characters from an alphabet without the
+ * look-alikes 0/O, 1/I/L and U (30 symbols, about 58 bits). */
+#define LY_CODE_LENGTH 12
+#define LY_CODE_ALPHABET "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+/*
+ * The code a rule issues for an event: HMAC-SHA256 under the shop's secret
+ * of (source, event id, rule id, n), so a replay issues the same code and
+ * nobody without the secret can guess one. n tells apart several codes of
+ * one firing. Writes LY_CODE_LENGTH characters and a NUL to out (at least
+ * LY_CODE_LENGTH + 1 bytes).
+ */
+void ly_engine_code(char *out, const void *secret, size_t secret_len,
+		    const char *source, const char *event_id, const char *rule_id,
+		    uint32_t n);
+
 #endif

@@ -8,6 +8,8 @@
  */
 #include "loyalty/engine.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -127,4 +129,48 @@ int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
 	out->postings = postings;
 	out->postings_len = n;
 	return 0;
+}
+
+/* ---- codes ---- */
+
+/* HMAC-SHA256(secret, source \0 event_id \0 rule_id \0 n block). */
+static void code_block(unsigned char mac[32], const void *secret,
+		       size_t secret_len, const char *source, const char *event_id,
+		       const char *rule_id, uint32_t n, uint32_t block)
+{
+	unsigned char tail[8] = {
+		(unsigned char)(n >> 24),     (unsigned char)(n >> 16),
+		(unsigned char)(n >> 8),      (unsigned char)n,
+		(unsigned char)(block >> 24), (unsigned char)(block >> 16),
+		(unsigned char)(block >> 8),  (unsigned char)block,
+	};
+	ly_buf_t msg = {0};
+	unsigned int len = 0;
+	int rc = ly_buf_append(&msg, source, strlen(source) + 1) ||
+		 ly_buf_append(&msg, event_id, strlen(event_id) + 1) ||
+		 ly_buf_append(&msg, rule_id, strlen(rule_id) + 1) ||
+		 ly_buf_append(&msg, tail, sizeof(tail));
+	LY_ASSERT(rc == 0);
+	unsigned char *md = HMAC(EVP_sha256(), secret, (int)secret_len,
+				 (const unsigned char *)msg.data, msg.len, mac, &len);
+	ly_buf_free(&msg);
+	LY_ASSERT(md && len == 32);
+}
+
+void ly_engine_code(char *out, const void *secret, size_t secret_len,
+		    const char *source, const char *event_id, const char *rule_id,
+		    uint32_t n)
+{
+	static const char alphabet[] = LY_CODE_ALPHABET;
+	const unsigned symbols = sizeof(alphabet) - 1;
+	const unsigned limit = 256 - 256 % symbols; /* unbiased: reject the rest */
+	size_t len = 0;
+	for (uint32_t block = 0; len < LY_CODE_LENGTH; block++) {
+		unsigned char mac[32];
+		code_block(mac, secret, secret_len, source, event_id, rule_id, n, block);
+		for (size_t i = 0; i < sizeof(mac) && len < LY_CODE_LENGTH; i++)
+			if (mac[i] < limit)
+				out[len++] = alphabet[mac[i] % symbols];
+	}
+	out[LY_CODE_LENGTH] = '\0';
 }

@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "loyalty/engine.h"
@@ -425,6 +426,36 @@ static void test_existing_balances(void **state)
 	assert_int_equal(cs.changed, 1);
 }
 
+/* Codes: the values were computed by an independent HMAC-SHA256 in Python
+ * (hmac.new(secret, source\0id\0rule\0 + be32(n) + be32(block))). */
+static void test_codes(void **state)
+{
+	(void)state;
+	static const char secret[] = "shop-secret";
+	char a[LY_CODE_LENGTH + 1], b[LY_CODE_LENGTH + 1];
+	ly_engine_code(a, secret, strlen(secret), "urn:shop", "evt-1", "big-basket-gift", 0);
+	assert_string_equal(a, "6GDG9JAMHXS5");
+	ly_engine_code(b, secret, strlen(secret), "urn:shop", "evt-1", "big-basket-gift", 1);
+	assert_string_equal(b, "5SND68NT38VK");
+	/* A replay gives the same code; any other input another one. */
+	ly_engine_code(b, secret, strlen(secret), "urn:shop", "evt-1", "big-basket-gift", 0);
+	assert_string_equal(a, b);
+	ly_engine_code(b, "other", 5, "urn:shop", "evt-1", "big-basket-gift", 0);
+	assert_string_not_equal(a, b);
+	ly_engine_code(b, secret, strlen(secret), "urn:shop", "evt-2", "big-basket-gift", 0);
+	assert_string_not_equal(a, b);
+	ly_engine_code(b, secret, strlen(secret), "urn:shop", "evt-1", "winback", 0);
+	assert_string_not_equal(a, b);
+	/* Only the unambiguous alphabet, always 12 characters. */
+	for (int i = 0; i < 2000; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "evt-%d", i);
+		ly_engine_code(a, secret, strlen(secret), "urn:shop", id, "r", 0);
+		assert_int_equal(strlen(a), LY_CODE_LENGTH);
+		assert_int_equal(strspn(a, LY_CODE_ALPHABET), LY_CODE_LENGTH);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -440,6 +471,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_earn_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_balance_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_existing_balances, setup, teardown),
+		cmocka_unit_test(test_codes),
 	};
 
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
