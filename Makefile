@@ -15,7 +15,7 @@ JOBS ?= $(shell nproc)
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config \
 	librdkafka-dev libpq-dev libcjson-dev libyaml-dev libssl-dev libcmocka-dev \
 	postgresql-15 postgresql-client-15 kcat python3 maven openjdk-17-jre-headless \
-	procps iproute2
+	procps iproute2 tzdata
 
 .PHONY: all deps build build-asan unit test test-run demo services-up services-down clean
 
