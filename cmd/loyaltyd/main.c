@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "loyalty/config.h"
+#include "loyalty/engine.h"
 #include "loyalty/kafka.h"
 #include "loyalty/program.h"
 #include "loyalty/util.h"
@@ -81,6 +82,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (ly_program_load(&program, cfg.program, errstr, sizeof(errstr))) {
+		ly_log(LY_LOG_ERROR, "main", "program refused: %s", errstr);
+		goto out;
+	}
+	/* The language is wider than what this engine evaluates yet: a rule
+	 * must never run with part of it ignored. */
+	if (ly_engine_check_program(program, errstr, sizeof(errstr))) {
 		ly_log(LY_LOG_ERROR, "main", "program refused: %s", errstr);
 		goto out;
 	}

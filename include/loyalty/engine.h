@@ -50,6 +50,18 @@ int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
 		    ly_customer_state_t *state, const ly_event_t *ev,
 		    ly_arena_t *arena, char *errstr, size_t errstr_size);
 
+/*
+ * Whether this version of the engine runs program as written. The loader
+ * accepts the whole language of SPEC section 5; the engine evaluates only
+ * part of it today (docs/program.md says which). Returns 0 when every part
+ * the program uses is evaluated, else LY_EINVAL with the first part in file
+ * order that would be ignored, e.g. `prog.yaml:7:5: rule "x": "if" is not
+ * evaluated by this version of the engine`. A program that fails this
+ * check must not be run: it would run with parts of it silently ignored.
+ */
+int ly_engine_check_program(const ly_program_t *program, char *errstr,
+			    size_t errstr_size);
+
 /* Discount and gift card codes: 12 characters from an alphabet without the
  * look-alikes 0/O, 1/I/L and U (30 symbols, about 58 bits). */
 #define LY_CODE_LENGTH 12

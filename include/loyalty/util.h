@@ -101,6 +101,8 @@ void ly_time_format_rfc3339(int64_t us, char *buf, size_t size);
 int ly_date_parse(const char *s, int *year, int *month, int *day);
 /* Days since 1970-01-01 for a proleptic Gregorian date. */
 int64_t ly_days_from_civil(int year, int month, int day);
+/* The date of a day count since 1970-01-01; the inverse of the above. */
+void ly_civil_from_days(int64_t days, int *year, int *month, int *day);
 int64_t ly_time_now_us(void);
 int64_t ly_time_mono_ms(void);
 

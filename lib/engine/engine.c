@@ -23,10 +23,11 @@ static int earn_base(const ly_rule_t *rule, const ly_event_t *ev, int64_t *out)
 		LY_ASSERT(ev->type == LY_EV_ORDER_PAID);
 		*out = ev->u.order_paid.total;
 		return 0;
+	case LY_OF_EXPR: /* refused by ly_engine_check_program */
 	case LY_OF_NONE:
 		break;
 	}
-	LY_ASSERT(!"earn base of a fixed rule");
+	LY_ASSERT(!"earn base of a fixed rule or an expression");
 	return LY_EINVAL;
 }
 
@@ -39,6 +40,12 @@ static int rule_points(const ly_rule_t *rule, const ly_event_t *ev,
 		*points = rule->earn_points;
 		*reason = ly_arena_printf(arena, "%lld", (long long)rule->earn_points);
 		return *reason ? 0 : LY_ENOMEM;
+	}
+	if (rule->earn_of == LY_OF_EXPR) {
+		snprintf(errstr, errstr_size,
+			 "rule \"%s\": \"of\" other than order.total is not evaluated by this version of the engine",
+			 rule->id);
+		return LY_EINVAL;
 	}
 	int64_t base;
 	int rc = earn_base(rule, ev, &base);
@@ -129,6 +136,72 @@ int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
 	out->postings = postings;
 	out->postings_len = n;
 	return 0;
+}
+
+/* ---- what this version evaluates ---- */
+
+/* The first (in file order) part of the program the engine would ignore. */
+typedef struct unsupported {
+	ly_pos_t pos;
+	const char *rule_id; /* NULL: a top-level section */
+	const char *what;
+	const char *extra;
+} unsupported_t;
+
+static void consider(unsupported_t *u, ly_pos_t pos, const char *rule_id,
+		     const char *what, const char *extra)
+{
+	if (pos.line == 0)
+		return;
+	if (u->pos.line != 0 &&
+	    (u->pos.line < pos.line ||
+	     (u->pos.line == pos.line && u->pos.col <= pos.col)))
+		return;
+	u->pos = pos;
+	u->rule_id = rule_id;
+	u->what = what;
+	u->extra = extra;
+}
+
+int ly_engine_check_program(const ly_program_t *program, char *errstr,
+			    size_t errstr_size)
+{
+	unsupported_t u = {{0, 0}, NULL, NULL, NULL};
+	consider(&u, program->tiers_pos, NULL, "\"tiers\" are", NULL);
+	consider(&u, program->rewards_pos, NULL, "\"rewards\" are", NULL);
+	for (size_t i = 0; i < program->rules_len; i++) {
+		const ly_rule_t *r = &program->rules[i];
+		if (r->trigger != LY_TRIGGER_NONE)
+			consider(&u, r->on_pos, r->id, "trigger",
+				 ly_trigger_name(r->trigger));
+		consider(&u, r->if_pos, r->id, "\"if\" is", NULL);
+		consider(&u, r->active_pos, r->id, "\"active\" is", NULL);
+		consider(&u, r->limit_pos, r->id, "\"limit\" is", NULL);
+		consider(&u, r->budget_pos, r->id, "\"budget\" is", NULL);
+		consider(&u, r->stop_pos, r->id, "\"stop\" is", NULL);
+		consider(&u, r->issue_pos, r->id, "\"issue\" is", NULL);
+		consider(&u, r->offer_pos, r->id, "\"offer\" is", NULL);
+		consider(&u, r->tier_multiplier_pos, r->id,
+			 "\"tier_multiplier\" is", NULL);
+		if (r->earn_of == LY_OF_EXPR)
+			consider(&u, r->of_pos, r->id,
+				 "\"of\" other than order.total is", NULL);
+	}
+	if (u.pos.line == 0)
+		return 0;
+	if (u.extra)
+		snprintf(errstr, errstr_size,
+			 "%s:%d:%d: rule \"%s\": trigger \"%s\" is not produced by this version of the engine",
+			 program->path, u.pos.line, u.pos.col, u.rule_id, u.extra);
+	else if (u.rule_id)
+		snprintf(errstr, errstr_size,
+			 "%s:%d:%d: rule \"%s\": %s not evaluated by this version of the engine",
+			 program->path, u.pos.line, u.pos.col, u.rule_id, u.what);
+	else
+		snprintf(errstr, errstr_size,
+			 "%s:%d:%d: %s not evaluated by this version of the engine",
+			 program->path, u.pos.line, u.pos.col, u.what);
+	return LY_EINVAL;
 }
 
 /* ---- codes ---- */

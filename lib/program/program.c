@@ -1,13 +1,16 @@
 /*
- * program.c: loads the shop's program file (SPEC section 5, the subset
- * described in docs/program.md) into an immutable ly_program_t.
+ * program.c: loads the shop's program file (SPEC section 5, described in
+ * docs/program.md) into an immutable ly_program_t.
  *
  * The loader is strict on purpose: every key must be known, every value
  * must have the right type and bounds, or the whole file is refused with
- * "file:line:col: message". A rule is never silently half-understood. The
- * YAML tree lives in a scratch arena that is gone when the loader returns;
- * the program owns malloc'd copies of what it keeps. Time zones are checked
- * against the system's tz database under /usr/share/zoneinfo.
+ * "file:line:col: message". A rule is never silently half-understood.
+ * Expressions are compiled here, against the schema of the rule's `on`
+ * type (schema.c), so a type error or an unknown field is a load error.
+ * The YAML tree lives in a scratch arena that is gone when the loader
+ * returns; the program owns malloc'd copies of what it keeps. Time zones
+ * are checked against the system's tz database under /usr/share/zoneinfo
+ * and loaded with ly_tz_load.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -23,6 +26,8 @@
 #include <unistd.h>
 
 #include "loyalty/event.h"
+#include "loyalty/expr.h"
+#include "loyalty/tz.h"
 #include "loyalty/util.h"
 #include "yamlwalk.h"
 
@@ -31,13 +36,16 @@
 #define LY_PROGRAM_DAYS_MAX 3650
 #define LY_EARN_POINTS_MAX INT64_C(1000000000)
 #define LY_EARN_PER_MAX INT64_C(1000000000000)
-#define LY_ZONEINFO_DIR "/usr/share/zoneinfo"
+/* Money amounts (minor units) and budgets in the file. */
+#define LY_MONEY_MAX INT64_C(1000000000000000)
+#define LY_BUDGET_POINTS_MAX INT64_C(1000000000000000)
 
 typedef struct loader {
 	const char *name; /* the path or name used in messages */
 	char *errstr;
 	size_t errstr_size;
 	ly_program_t *program;
+	const yw_node_t *timezone_node; /* for a zone that fails to load */
 } loader_t;
 
 static char *dup_n(const char *s, size_t n)
@@ -138,43 +146,6 @@ static int get_bool(loader_t *ld, const yw_node_t *n, const char *what,
 		      yw_describe(d, sizeof(d), n));
 }
 
-/*
- * 1 when tz names a TZif file under LY_ZONEINFO_DIR. Only the characters
- * of IANA names are allowed, so no "..", no absolute path and none of the
- * directory's other files (zone.tab, tzdata.zi) can be named.
- */
-static int timezone_exists(const char *tz)
-{
-	char path[sizeof(LY_ZONEINFO_DIR) + LY_PROGRAM_TIMEZONE_MAX_BYTES + 2];
-	size_t n = strlen(tz);
-	struct stat st;
-	unsigned char magic[4];
-	int fd, ok = 0;
-
-	if (n == 0 || n > LY_PROGRAM_TIMEZONE_MAX_BYTES || tz[0] == '/' ||
-	    tz[n - 1] == '/')
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = tz[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '/' || c == '_' || c == '-' ||
-		      c == '+'))
-			return 0;
-		if (c == '/' && tz[i + 1] == '/')
-			return 0;
-	}
-	snprintf(path, sizeof(path), "%s/%s", LY_ZONEINFO_DIR, tz);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) &&
-	    memcmp(magic, "TZif", 4) == 0)
-		ok = 1;
-	close(fd);
-	return ok;
-}
-
 static int load_program_section(loader_t *ld, const yw_node_t *map)
 {
 	enum { F_NAME, F_CURRENCY, F_TIMEZONE, F_LOCALE, F__COUNT };
@@ -221,7 +192,13 @@ static int load_program_section(loader_t *ld, const yw_node_t *map)
 		if ((rc = get_string(ld, n, "program.timezone",
 				     LY_PROGRAM_TIMEZONE_MAX_BYTES, &p->timezone)))
 			return rc;
-		if (!timezone_exists(p->timezone))
+		ld->timezone_node = n;
+		/* Loading checks the name (no path tricks) and the whole file. */
+		char tzerr[256];
+		rc = ly_tz_load(&p->tz, p->timezone, tzerr, sizeof(tzerr));
+		if (rc == LY_ENOMEM)
+			return nomem(ld);
+		if (rc)
 			return yw_err(ld->errstr, ld->errstr_size, ld->name, n,
 				      "program.timezone: unknown time zone %s",
 				      yw_describe(d, sizeof(d), n));
@@ -267,64 +244,11 @@ static int load_points_section(loader_t *ld, const yw_node_t *map)
 	return 0;
 }
 
-static int load_earn(loader_t *ld, ly_rule_t *rule, const yw_node_t *map)
-{
-	enum { F_POINTS, F_PER, F_OF, F_PENDING, F__COUNT };
-	yw_field_t f[F__COUNT] = {
-		[F_POINTS] = {"points"},
-		[F_PER] = {"per"},
-		[F_OF] = {"of"},
-		[F_PENDING] = {"pending"},
-	};
-	char d[YW_QUOTE_MAX_BYTES + 8];
-	int rc;
+/* ---- shared value forms ---- */
 
-	if ((rc = expect_map(ld, map, "earn")))
-		return rc;
-	if ((rc = yw_map_fields(map, f, F__COUNT, ld->name, ld->errstr,
-				ld->errstr_size)))
-		return rc;
-	if (!f[F_POINTS].value)
-		return missing(ld, map, "points");
-	if ((rc = get_int(ld, f[F_POINTS].value, "earn.points", 1,
-			  LY_EARN_POINTS_MAX, &rule->earn_points)))
-		return rc;
-	if (f[F_PER].value &&
-	    (rc = get_int(ld, f[F_PER].value, "earn.per", 1, LY_EARN_PER_MAX,
-			  &rule->earn_per)))
-		return rc;
-	if (f[F_OF].value) {
-		const yw_node_t *n = f[F_OF].value;
-		if (n->kind == YW_SCALAR && n->quoted)
-			return yw_err(ld->errstr, ld->errstr_size, ld->name, n,
-				      "earn.of: must be the field order.total, not a quoted string");
-		if (!yw_eq(n, "order.total"))
-			return yw_err(ld->errstr, ld->errstr_size, ld->name, n,
-				      "earn.of: must be order.total, got %s",
-				      yw_describe(d, sizeof(d), n));
-	}
-	if (f[F_PENDING].value &&
-	    (rc = get_bool(ld, f[F_PENDING].value, "earn.pending",
-			   &rule->earn_pending)))
-		return rc;
-	if (f[F_OF].value && !f[F_PER].value)
-		return yw_err(ld->errstr, ld->errstr_size, ld->name,
-			      f[F_OF].key_node, "\"of\" needs \"per\"");
-	if (f[F_PER].value && !f[F_OF].value)
-		return yw_err(ld->errstr, ld->errstr_size, ld->name,
-			      f[F_PER].key_node, "\"per\" needs \"of\"");
-	if (f[F_OF].value) {
-		if (rule->on != LY_EV_ORDER_PAID)
-			return yw_err(ld->errstr, ld->errstr_size, ld->name,
-				      f[F_OF].value,
-				      "\"of: order.total\" needs \"on: order.paid\"");
-		rule->earn_of = LY_OF_ORDER_TOTAL;
-	}
-	rule->has_earn = 1;
-	return 0;
-}
-
-static int rule_id_valid(const char *s, size_t n)
+/* A name of the file's own vocabulary: 1 to LY_PROGRAM_ID_MAX_BYTES
+ * characters of a-z, 0-9, "_" and "-", starting with a letter or digit. */
+static int id_valid(const char *s, size_t n)
 {
 	if (n == 0 || n > LY_PROGRAM_ID_MAX_BYTES)
 		return 0;
@@ -338,13 +262,796 @@ static int rule_id_valid(const char *s, size_t n)
 	return 1;
 }
 
+static int get_id(loader_t *ld, const yw_node_t *n, const char *what,
+		  char **out)
+{
+	char d[YW_QUOTE_MAX_BYTES + 8];
+	if (n->kind != YW_SCALAR || yw_is_null(n) || !id_valid(n->str, n->len))
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, n,
+			      "%s: must be 1 to %d characters of a-z, 0-9, \"_\" and \"-\", starting with a letter or digit, got %s",
+			      what, LY_PROGRAM_ID_MAX_BYTES,
+			      yw_describe(d, sizeof(d), n));
+	char *s = dup_n(n->str, n->len);
+	if (!s)
+		return nomem(ld);
+	free(*out);
+	*out = s;
+	return 0;
+}
+
+/* A calendar date YYYY-MM-DD (plain or quoted) as days since 1970-01-01. */
+static int get_date(loader_t *ld, const yw_node_t *n, const char *what,
+		    int64_t *out)
+{
+	char d[YW_QUOTE_MAX_BYTES + 8];
+	int y, m, day;
+	if (n->kind != YW_SCALAR || yw_is_null(n) ||
+	    ly_date_parse(n->str, &y, &m, &day) != 0)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, n,
+			      "%s: must be a date YYYY-MM-DD, got %s", what,
+			      yw_describe(d, sizeof(d), n));
+	*out = ly_days_from_civil(y, m, day);
+	return 0;
+}
+
+/* A calendar period; ever_ok says whether "ever" is one. */
+static int get_period(loader_t *ld, const yw_node_t *n, const char *what,
+		      int ever_ok, ly_period_t *out)
+{
+	char d[YW_QUOTE_MAX_BYTES + 8];
+	ly_period_t p;
+	if (n->kind == YW_SCALAR && !yw_is_null(n) &&
+	    ly_period_parse(n->str, &p) == 0 && (ever_ok || p != LY_PERIOD_EVER)) {
+		*out = p;
+		return 0;
+	}
+	return yw_err(ld->errstr, ld->errstr_size, ld->name, n,
+		      "%s: must be %s, got %s", what,
+		      ever_ok ? "day, week, month, year or ever"
+			      : "day, week, month or year",
+		      yw_describe(d, sizeof(d), n));
+}
+
+/*
+ * A multiplier: a plain decimal from 1 to 100 with at most 4 decimal
+ * places ("1", "1.25", "1.0625"), as basis points of 1.0.
+ */
+static int get_multiplier(loader_t *ld, const yw_node_t *n, const char *what,
+			  int64_t *out)
+{
+	char d[YW_QUOTE_MAX_BYTES + 8];
+	int64_t whole = 0, frac = 0;
+	size_t i = 0, places = 0;
+	if (n->kind != YW_SCALAR || n->quoted || n->len == 0)
+		goto bad;
+	for (; i < n->len && n->str[i] >= '0' && n->str[i] <= '9'; i++) {
+		if (whole > 1000)
+			goto bad;
+		whole = whole * 10 + (n->str[i] - '0');
+	}
+	if (i == 0 || (n->str[0] == '0' && i > 1))
+		goto bad;
+	if (i < n->len) {
+		if (n->str[i++] != '.' || i == n->len)
+			goto bad;
+		for (; i < n->len; i++, places++) {
+			if (n->str[i] < '0' || n->str[i] > '9' || places == 4)
+				goto bad;
+			frac = frac * 10 + (n->str[i] - '0');
+		}
+	}
+	for (; places < 4; places++)
+		frac *= 10;
+	*out = whole * LY_MULTIPLIER_ONE + frac;
+	if (*out >= LY_MULTIPLIER_ONE && *out <= 100 * LY_MULTIPLIER_ONE)
+		return 0;
+bad:
+	return yw_err(ld->errstr, ld->errstr_size, ld->name, n,
+		      "%s: must be a decimal from 1 to 100 with at most 4 decimal places, got %s",
+		      what, yw_describe(d, sizeof(d), n));
+}
+
+/* "HH:MM-HH:MM", start != end. */
+static int get_quiet_hours(loader_t *ld, const yw_node_t *n, const char *what,
+			   ly_quiet_hours_t *out)
+{
+	char d[YW_QUOTE_MAX_BYTES + 8];
+	int v[4];
+	if (n->kind != YW_SCALAR || n->len != 11 || n->str[2] != ':' ||
+	    n->str[5] != '-' || n->str[8] != ':')
+		goto bad;
+	for (int k = 0; k < 4; k++) {
+		const char *s = n->str + k * 3;
+		if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
+			goto bad;
+		v[k] = (s[0] - '0') * 10 + (s[1] - '0');
+	}
+	if (v[0] > 23 || v[1] > 59 || v[2] > 23 || v[3] > 59)
+		goto bad;
+	out->start_min = v[0] * 60 + v[1];
+	out->end_min = v[2] * 60 + v[3];
+	if (out->start_min == out->end_min)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, n,
+			      "%s: start and end are the same time, got %s", what,
+			      yw_describe(d, sizeof(d), n));
+	out->set = 1;
+	return 0;
+bad:
+	return yw_err(ld->errstr, ld->errstr_size, ld->name, n,
+		      "%s: must be \"HH:MM-HH:MM\" with hours 00-23 and minutes 00-59, got %s",
+		      what, yw_describe(d, sizeof(d), n));
+}
+
+static void set_pos(ly_pos_t *pos, const yw_node_t *key)
+{
+	if (key) {
+		pos->line = key->line;
+		pos->col = key->col;
+	}
+}
+
+/*
+ * Before a mapping's keys are matched: an expression written plain inside
+ * a {flow mapping} ends at its first comma, and the rest turns into
+ * strange keys. Say so at the expression instead of "unknown key". key
+ * NULL checks every value (offer vars; what is then the prefix).
+ */
+static int check_cut_expr(loader_t *ld, const yw_node_t *map, const char *key,
+			  const char *what)
+{
+	for (const yw_node_t *k = map->first; k; k = k->next->next) {
+		const yw_node_t *v = k->next;
+		if ((key && !yw_eq(k, key)) || v->kind != YW_SCALAR || v->quoted)
+			continue;
+		int depth = 0, in_str = 0;
+		for (size_t i = 0; i < v->len; i++) {
+			char c = v->str[i];
+			if (in_str) {
+				if (c == '\\' && i + 1 < v->len)
+					i++;
+				else if (c == '"')
+					in_str = 0;
+			} else if (c == '"') {
+				in_str = 1;
+			} else if (c == '(' || c == '[') {
+				depth++;
+			} else if (c == ')' || c == ']') {
+				depth--;
+			}
+		}
+		if ((depth > 0 || in_str) && k->next->next) {
+			char q[YW_QUOTE_MAX_BYTES + 8];
+			return yw_err(ld->errstr, ld->errstr_size, ld->name, v,
+				      "%s%s%s: the expression %s is cut at a comma (in a {...} mapping a comma ends a plain value); quote the expression or write it in block style",
+				      what, key ? "" : ".", key ? "" : k->str,
+				      yw_quote(q, sizeof(q), v->str, v->len));
+		}
+	}
+	return 0;
+}
+
+/*
+ * Compiles the expression in scalar n against the rule's schema. The
+ * expression starts at the node for a plain scalar and one column later
+ * for a quoted one (after the quote).
+ */
+static int get_expr(loader_t *ld, const ly_rule_t *rule, const yw_node_t *n,
+		    const char *what, ly_type_t want, ly_expr_t **out)
+{
+	char d[YW_QUOTE_MAX_BYTES + 8];
+	if (n->kind != YW_SCALAR || yw_is_null(n))
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, n,
+			      "%s: expected an expression, got %s", what,
+			      yw_describe(d, sizeof(d), n));
+	if (n->len > LY_EXPR_SOURCE_MAX_BYTES)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, n,
+			      "%s: longer than %d bytes", what,
+			      LY_EXPR_SOURCE_MAX_BYTES);
+	int rc = ly_expr_compile(out, n->str, n->len,
+				 ly_program_schema(rule->on, rule->trigger), want,
+				 ld->name, n->line, n->col + (n->quoted ? 1 : 0),
+				 ld->errstr, ld->errstr_size);
+	return rc;
+}
+
+/* issue: {discount: {...}} or {gift_card: {...}} (rules and rewards). */
+static int load_issue(loader_t *ld, const yw_node_t *map, const char *what,
+		      ly_issue_t *issue)
+{
+	enum { F_DISCOUNT, F_GIFT_CARD, F__COUNT };
+	yw_field_t f[F__COUNT] = {[F_DISCOUNT] = {"discount"},
+				  [F_GIFT_CARD] = {"gift_card"}};
+	enum { G_AMOUNT, G_PERCENT, G_MIN_ORDER, G_VALID_DAYS, G__COUNT };
+	yw_field_t g[G__COUNT] = {[G_AMOUNT] = {"amount"},
+				  [G_PERCENT] = {"percent"},
+				  [G_MIN_ORDER] = {"min_order"},
+				  [G_VALID_DAYS] = {"valid_days"}};
+	char w[64];
+	int rc;
+
+	if ((rc = expect_map(ld, map, what)))
+		return rc;
+	if ((rc = yw_map_fields(map, f, F__COUNT, ld->name, ld->errstr,
+				ld->errstr_size)))
+		return rc;
+	if (f[F_DISCOUNT].value && f[F_GIFT_CARD].value)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name,
+			      f[F_GIFT_CARD].key_node,
+			      "%s: give \"discount\" or \"gift_card\", not both",
+			      what);
+	if (!f[F_DISCOUNT].value && !f[F_GIFT_CARD].value)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, map,
+			      "%s: needs \"discount\" or \"gift_card\"", what);
+	int discount = f[F_DISCOUNT].value != NULL;
+	const yw_node_t *m = discount ? f[F_DISCOUNT].value : f[F_GIFT_CARD].value;
+	const char *kind = discount ? "discount" : "gift_card";
+	snprintf(w, sizeof(w), "%s.%s", what, kind);
+	if ((rc = expect_map(ld, m, w)))
+		return rc;
+	if ((rc = yw_map_fields(m, g, G__COUNT, ld->name,
+				ld->errstr, ld->errstr_size)))
+		return rc;
+	if (!discount && g[G_PERCENT].key_node)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name,
+			      g[G_PERCENT].key_node, "unknown key \"percent\"");
+	if (!discount && g[G_MIN_ORDER].key_node)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name,
+			      g[G_MIN_ORDER].key_node, "unknown key \"min_order\"");
+	issue->kind = discount ? LY_ISSUE_DISCOUNT : LY_ISSUE_GIFT_CARD;
+	if (g[G_AMOUNT].value && g[G_PERCENT].value)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, m,
+			      "%s: give \"amount\" or \"percent\", not both", w);
+	if (!g[G_AMOUNT].value && !g[G_PERCENT].value)
+		return discount ? yw_err(ld->errstr, ld->errstr_size, ld->name, m,
+					 "%s: needs \"amount\" or \"percent\"", w)
+				: missing(ld, m, "amount");
+	if (!g[G_VALID_DAYS].value)
+		return missing(ld, m, "valid_days");
+	char fw[96];
+	if (g[G_AMOUNT].value) {
+		snprintf(fw, sizeof(fw), "%s.amount", w);
+		if ((rc = get_int(ld, g[G_AMOUNT].value, fw, 1, LY_MONEY_MAX,
+				  &issue->amount)))
+			return rc;
+	}
+	if (g[G_PERCENT].value) {
+		snprintf(fw, sizeof(fw), "%s.percent", w);
+		if ((rc = get_int(ld, g[G_PERCENT].value, fw, 1, 100,
+				  &issue->percent)))
+			return rc;
+	}
+	if (g[G_MIN_ORDER].value) {
+		snprintf(fw, sizeof(fw), "%s.min_order", w);
+		if ((rc = get_int(ld, g[G_MIN_ORDER].value, fw, 0, LY_MONEY_MAX,
+				  &issue->min_order)))
+			return rc;
+	}
+	snprintf(fw, sizeof(fw), "%s.valid_days", w);
+	return get_int(ld, g[G_VALID_DAYS].value, fw, 1, LY_PROGRAM_DAYS_MAX,
+		       &issue->valid_days);
+}
+
+/* ---- top-level sections ---- */
+
+static int load_tiers_section(loader_t *ld, const yw_node_t *map)
+{
+	enum { F_WINDOW, F_LEVELS, F__COUNT };
+	yw_field_t f[F__COUNT] = {[F_WINDOW] = {"window_days"},
+				  [F_LEVELS] = {"levels"}};
+	ly_program_t *p = ld->program;
+	char d[YW_QUOTE_MAX_BYTES + 8];
+	size_t i = 0;
+	int rc;
+
+	if ((rc = expect_map(ld, map, "tiers")))
+		return rc;
+	if ((rc = yw_map_fields(map, f, F__COUNT, ld->name, ld->errstr,
+				ld->errstr_size)))
+		return rc;
+	if (f[F_WINDOW].value &&
+	    (rc = get_int(ld, f[F_WINDOW].value, "tiers.window_days", 1,
+			  LY_PROGRAM_DAYS_MAX, &p->tier_window_days)))
+		return rc;
+	if (!f[F_LEVELS].value)
+		return missing(ld, map, "levels");
+	const yw_node_t *seq = f[F_LEVELS].value;
+	if (seq->kind != YW_SEQ)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, seq,
+			      "tiers.levels: expected a sequence, got %s",
+			      yw_describe(d, sizeof(d), seq));
+	if (seq->count == 0)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, seq,
+			      "tiers.levels: must have at least one level");
+	if (seq->count > LY_PROGRAM_LEVELS_MAX)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, seq,
+			      "tiers.levels: more than %d levels",
+			      LY_PROGRAM_LEVELS_MAX);
+	if (!(p->tiers = calloc(seq->count, sizeof(*p->tiers))))
+		return nomem(ld);
+	for (const yw_node_t *n = seq->first; n; n = n->next, i++) {
+		enum { L_NAME, L_MIN, L_MULT, L_PERKS, L__COUNT };
+		yw_field_t l[L__COUNT] = {[L_NAME] = {"name"},
+					  [L_MIN] = {"min_spend"},
+					  [L_MULT] = {"earn_multiplier"},
+					  [L_PERKS] = {"perks"}};
+		ly_tier_t *t = &p->tiers[i];
+		char w[64];
+
+		p->tiers_len = i + 1;
+		snprintf(w, sizeof(w), "tiers.levels[%zu]", i);
+		if ((rc = expect_map(ld, n, w)))
+			return rc;
+		t->line = n->line;
+		t->col = n->col;
+		t->earn_multiplier_bp = LY_MULTIPLIER_ONE;
+		if ((rc = yw_map_fields(n, l, L__COUNT, ld->name, ld->errstr,
+					ld->errstr_size)))
+			return rc;
+		if (!l[L_NAME].value)
+			return missing(ld, n, "name");
+		if (!l[L_MIN].value)
+			return missing(ld, n, "min_spend");
+		snprintf(w, sizeof(w), "tiers.levels[%zu].name", i);
+		if ((rc = get_id(ld, l[L_NAME].value, w, &t->name)))
+			return rc;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(p->tiers[j].name, t->name) == 0)
+				return yw_err(ld->errstr, ld->errstr_size, ld->name,
+					      l[L_NAME].value,
+					      "duplicate tier name \"%s\" (first at %d:%d)",
+					      t->name, p->tiers[j].line,
+					      p->tiers[j].col);
+		snprintf(w, sizeof(w), "tiers.levels[%zu].min_spend", i);
+		if ((rc = get_int(ld, l[L_MIN].value, w, 0, LY_MONEY_MAX,
+				  &t->min_spend)))
+			return rc;
+		if (i == 0 && t->min_spend != 0)
+			return yw_err(ld->errstr, ld->errstr_size, ld->name,
+				      l[L_MIN].value,
+				      "%s: the first level must start at 0, got %s",
+				      w, yw_describe(d, sizeof(d), l[L_MIN].value));
+		if (i > 0 && t->min_spend <= p->tiers[i - 1].min_spend)
+			return yw_err(ld->errstr, ld->errstr_size, ld->name,
+				      l[L_MIN].value,
+				      "%s: must be greater than the level before (%lld), got %s",
+				      w, (long long)p->tiers[i - 1].min_spend,
+				      yw_describe(d, sizeof(d), l[L_MIN].value));
+		if (l[L_MULT].value) {
+			snprintf(w, sizeof(w), "tiers.levels[%zu].earn_multiplier", i);
+			if ((rc = get_multiplier(ld, l[L_MULT].value, w,
+						 &t->earn_multiplier_bp)))
+				return rc;
+		}
+		if (l[L_PERKS].value) {
+			const yw_node_t *ps = l[L_PERKS].value;
+			size_t k = 0;
+			snprintf(w, sizeof(w), "tiers.levels[%zu].perks", i);
+			if (ps->kind != YW_SEQ)
+				return yw_err(ld->errstr, ld->errstr_size, ld->name,
+					      ps, "%s: expected a sequence, got %s", w,
+					      yw_describe(d, sizeof(d), ps));
+			if (ps->count > LY_PROGRAM_PERKS_MAX)
+				return yw_err(ld->errstr, ld->errstr_size, ld->name,
+					      ps, "%s: more than %d perks", w,
+					      LY_PROGRAM_PERKS_MAX);
+			if (ps->count &&
+			    !(t->perks = calloc(ps->count, sizeof(*t->perks))))
+				return nomem(ld);
+			for (const yw_node_t *e = ps->first; e; e = e->next, k++) {
+				t->perks_len = k + 1;
+				if ((rc = get_id(ld, e, w, &t->perks[k])))
+					return rc;
+				for (size_t j = 0; j < k; j++)
+					if (strcmp(t->perks[j], t->perks[k]) == 0)
+						return yw_err(ld->errstr, ld->errstr_size,
+							      ld->name, e,
+							      "%s: duplicate perk \"%s\"",
+							      w, t->perks[k]);
+			}
+		}
+	}
+	return 0;
+}
+
+static int load_lifecycle_section(loader_t *ld, const yw_node_t *map)
+{
+	enum { F_AT_RISK, F_LOST, F_LIFETIME, F__COUNT };
+	yw_field_t f[F__COUNT] = {[F_AT_RISK] = {"at_risk_days"},
+				  [F_LOST] = {"lost_days"},
+				  [F_LIFETIME] = {"expected_lifetime_years"}};
+	ly_program_t *p = ld->program;
+	char d[YW_QUOTE_MAX_BYTES + 8];
+	int rc;
+
+	if ((rc = expect_map(ld, map, "lifecycle")))
+		return rc;
+	if ((rc = yw_map_fields(map, f, F__COUNT, ld->name, ld->errstr,
+				ld->errstr_size)))
+		return rc;
+	if (f[F_AT_RISK].value &&
+	    (rc = get_int(ld, f[F_AT_RISK].value, "lifecycle.at_risk_days", 1,
+			  LY_PROGRAM_DAYS_MAX, &p->at_risk_days)))
+		return rc;
+	if (f[F_LOST].value &&
+	    (rc = get_int(ld, f[F_LOST].value, "lifecycle.lost_days", 1,
+			  LY_PROGRAM_DAYS_MAX, &p->lost_days)))
+		return rc;
+	if (f[F_LIFETIME].value &&
+	    (rc = get_int(ld, f[F_LIFETIME].value,
+			  "lifecycle.expected_lifetime_years", 1, 100,
+			  &p->expected_lifetime_years)))
+		return rc;
+	if (p->lost_days <= p->at_risk_days) {
+		const yw_node_t *n = f[F_LOST].value ? f[F_LOST].value
+						     : f[F_AT_RISK].value;
+		if (f[F_LOST].value)
+			return yw_err(ld->errstr, ld->errstr_size, ld->name, n,
+				      "lifecycle.lost_days: must be greater than at_risk_days (%lld), got %s",
+				      (long long)p->at_risk_days,
+				      yw_describe(d, sizeof(d), n));
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, n,
+			      "lifecycle.at_risk_days: must be less than lost_days (%lld, the default), got %s",
+			      (long long)p->lost_days,
+			      yw_describe(d, sizeof(d), n));
+	}
+	return 0;
+}
+
+static int load_offers_section(loader_t *ld, const yw_node_t *map)
+{
+	enum { F_MAX, F_QUIET, F__COUNT };
+	yw_field_t f[F__COUNT] = {[F_MAX] = {"max_per_customer"},
+				  [F_QUIET] = {"quiet_hours"}};
+	ly_program_t *p = ld->program;
+	int rc;
+
+	if ((rc = expect_map(ld, map, "offers")))
+		return rc;
+	if ((rc = yw_map_fields(map, f, F__COUNT, ld->name, ld->errstr,
+				ld->errstr_size)))
+		return rc;
+	if (f[F_MAX].value) {
+		enum { M_COUNT, M_PER, M__COUNT };
+		yw_field_t m[M__COUNT] = {[M_COUNT] = {"count"},
+					  [M_PER] = {"per"}};
+		const yw_node_t *n = f[F_MAX].value;
+		if ((rc = expect_map(ld, n, "offers.max_per_customer")) ||
+		    (rc = yw_map_fields(n, m, M__COUNT, ld->name, ld->errstr,
+					ld->errstr_size)))
+			return rc;
+		if (!m[M_COUNT].value)
+			return missing(ld, n, "count");
+		if (!m[M_PER].value)
+			return missing(ld, n, "per");
+		if ((rc = get_int(ld, m[M_COUNT].value,
+				  "offers.max_per_customer.count", 1, 1000,
+				  &p->offer_cap_count)) ||
+		    (rc = get_period(ld, m[M_PER].value,
+				     "offers.max_per_customer.per", 0,
+				     &p->offer_cap_per)))
+			return rc;
+	}
+	if (f[F_QUIET].value) {
+		enum { Q_EMAIL, Q_SMS, Q__COUNT };
+		yw_field_t q[Q__COUNT] = {[Q_EMAIL] = {"email"}, [Q_SMS] = {"sms"}};
+		const yw_node_t *n = f[F_QUIET].value;
+		if ((rc = expect_map(ld, n, "offers.quiet_hours")) ||
+		    (rc = yw_map_fields(n, q, Q__COUNT, ld->name, ld->errstr,
+					ld->errstr_size)))
+			return rc;
+		if (q[Q_EMAIL].value &&
+		    (rc = get_quiet_hours(ld, q[Q_EMAIL].value,
+					  "offers.quiet_hours.email",
+					  &p->quiet_email)))
+			return rc;
+		if (q[Q_SMS].value &&
+		    (rc = get_quiet_hours(ld, q[Q_SMS].value,
+					  "offers.quiet_hours.sms", &p->quiet_sms)))
+			return rc;
+	}
+	return 0;
+}
+
+static int load_rewards_section(loader_t *ld, const yw_node_t *seq)
+{
+	ly_program_t *p = ld->program;
+	char d[YW_QUOTE_MAX_BYTES + 8];
+	size_t i = 0;
+	int rc;
+
+	if (seq->kind != YW_SEQ)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, seq,
+			      "rewards: expected a sequence, got %s",
+			      yw_describe(d, sizeof(d), seq));
+	if (seq->count > LY_PROGRAM_REWARDS_MAX)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, seq,
+			      "rewards: more than %d rewards",
+			      LY_PROGRAM_REWARDS_MAX);
+	if (seq->count && !(p->rewards = calloc(seq->count, sizeof(*p->rewards))))
+		return nomem(ld);
+	for (const yw_node_t *n = seq->first; n; n = n->next, i++) {
+		enum { F_ID, F_COST, F_ISSUE, F__COUNT };
+		yw_field_t f[F__COUNT] = {[F_ID] = {"id"},
+					  [F_COST] = {"cost"},
+					  [F_ISSUE] = {"issue"}};
+		ly_reward_t *r = &p->rewards[i];
+		char w[32];
+
+		p->rewards_len = i + 1;
+		snprintf(w, sizeof(w), "rewards[%zu]", i);
+		if ((rc = expect_map(ld, n, w)))
+			return rc;
+		r->line = n->line;
+		r->col = n->col;
+		if ((rc = yw_map_fields(n, f, F__COUNT, ld->name, ld->errstr,
+					ld->errstr_size)))
+			return rc;
+		if (!f[F_ID].value)
+			return missing(ld, n, "id");
+		if (!f[F_COST].value)
+			return missing(ld, n, "cost");
+		if (!f[F_ISSUE].value)
+			return missing(ld, n, "issue");
+		if ((rc = get_id(ld, f[F_ID].value, "id", &r->id)))
+			return rc;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(p->rewards[j].id, r->id) == 0)
+				return yw_err(ld->errstr, ld->errstr_size, ld->name, n,
+					      "duplicate reward id \"%s\" (first at %d:%d)",
+					      r->id, p->rewards[j].line,
+					      p->rewards[j].col);
+		if ((rc = get_int(ld, f[F_COST].value, "cost", 1,
+				  LY_EARN_POINTS_MAX, &r->cost)) ||
+		    (rc = load_issue(ld, f[F_ISSUE].value, "issue", &r->issue)))
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- rules ---- */
+
+static int load_earn(loader_t *ld, ly_rule_t *rule, const yw_node_t *map)
+{
+	enum { F_POINTS, F_PER, F_OF, F_TIER, F_PENDING, F__COUNT };
+	yw_field_t f[F__COUNT] = {
+		[F_POINTS] = {"points"},
+		[F_PER] = {"per"},
+		[F_OF] = {"of"},
+		[F_TIER] = {"tier_multiplier"},
+		[F_PENDING] = {"pending"},
+	};
+	int rc;
+
+	if ((rc = expect_map(ld, map, "earn")))
+		return rc;
+	if ((rc = check_cut_expr(ld, map, "of", "earn.of")))
+		return rc;
+	if ((rc = yw_map_fields(map, f, F__COUNT, ld->name, ld->errstr,
+				ld->errstr_size)))
+		return rc;
+	if (!f[F_POINTS].value)
+		return missing(ld, map, "points");
+	if ((rc = get_int(ld, f[F_POINTS].value, "earn.points", 1,
+			  LY_EARN_POINTS_MAX, &rule->earn_points)))
+		return rc;
+	if (f[F_PER].value &&
+	    (rc = get_int(ld, f[F_PER].value, "earn.per", 1, LY_EARN_PER_MAX,
+			  &rule->earn_per)))
+		return rc;
+	if (f[F_OF].value && !f[F_PER].value)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name,
+			      f[F_OF].key_node, "\"of\" needs \"per\"");
+	if (f[F_PER].value && !f[F_OF].value)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name,
+			      f[F_PER].key_node, "\"per\" needs \"of\"");
+	if (f[F_OF].value) {
+		const yw_node_t *n = f[F_OF].value;
+		if ((rc = get_expr(ld, rule, n, "earn.of", LY_TYPE_INT,
+				   &rule->earn_of_expr)))
+			return rc;
+		set_pos(&rule->of_pos, f[F_OF].key_node);
+		rule->earn_of = rule->on == LY_EV_ORDER_PAID &&
+					!rule->trigger && yw_eq(n, "order.total")
+				? LY_OF_ORDER_TOTAL
+				: LY_OF_EXPR;
+	}
+	if (f[F_TIER].value) {
+		if ((rc = get_bool(ld, f[F_TIER].value, "earn.tier_multiplier",
+				   &rule->earn_tier_multiplier)))
+			return rc;
+		if (rule->earn_tier_multiplier && ld->program->tiers_len == 0)
+			return yw_err(ld->errstr, ld->errstr_size, ld->name,
+				      f[F_TIER].value,
+				      "earn.tier_multiplier: the program has no tiers");
+		if (rule->earn_tier_multiplier)
+			set_pos(&rule->tier_multiplier_pos, f[F_TIER].key_node);
+	}
+	if (f[F_PENDING].value &&
+	    (rc = get_bool(ld, f[F_PENDING].value, "earn.pending",
+			   &rule->earn_pending)))
+		return rc;
+	rule->has_earn = 1;
+	return 0;
+}
+
+static int load_active(loader_t *ld, ly_rule_t *rule, const yw_node_t *map)
+{
+	enum { F_FROM, F_UNTIL, F__COUNT };
+	yw_field_t f[F__COUNT] = {[F_FROM] = {"from"}, [F_UNTIL] = {"until"}};
+	char d[YW_QUOTE_MAX_BYTES + 8];
+	int rc;
+
+	if ((rc = expect_map(ld, map, "active")) ||
+	    (rc = yw_map_fields(map, f, F__COUNT, ld->name, ld->errstr,
+				ld->errstr_size)))
+		return rc;
+	if (!f[F_FROM].value && !f[F_UNTIL].value)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, map,
+			      "active: needs \"from\", \"until\" or both");
+	if (f[F_FROM].value) {
+		if ((rc = get_date(ld, f[F_FROM].value, "active.from",
+				   &rule->active_from_day)))
+			return rc;
+		rule->has_active_from = 1;
+	}
+	if (f[F_UNTIL].value) {
+		if ((rc = get_date(ld, f[F_UNTIL].value, "active.until",
+				   &rule->active_until_day)))
+			return rc;
+		rule->has_active_until = 1;
+	}
+	if (rule->has_active_from && rule->has_active_until &&
+	    rule->active_until_day <= rule->active_from_day)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name,
+			      f[F_UNTIL].value,
+			      "active.until: must be after active.from (%s), got %s",
+			      f[F_FROM].value->str,
+			      yw_describe(d, sizeof(d), f[F_UNTIL].value));
+	return 0;
+}
+
+static int load_limit(loader_t *ld, ly_rule_t *rule, const yw_node_t *map)
+{
+	enum { F_COUNT, F_PER, F__COUNT };
+	yw_field_t f[F__COUNT] = {[F_COUNT] = {"count"}, [F_PER] = {"per"}};
+	int rc;
+
+	if ((rc = expect_map(ld, map, "limit")) ||
+	    (rc = yw_map_fields(map, f, F__COUNT, ld->name, ld->errstr,
+				ld->errstr_size)))
+		return rc;
+	if (!f[F_COUNT].value)
+		return missing(ld, map, "count");
+	if (!f[F_PER].value)
+		return missing(ld, map, "per");
+	if ((rc = get_int(ld, f[F_COUNT].value, "limit.count", 1, 1000000,
+			  &rule->limit_count)))
+		return rc;
+	return get_period(ld, f[F_PER].value, "limit.per", 1, &rule->limit_per);
+}
+
+static int load_budget(loader_t *ld, ly_rule_t *rule, const yw_node_t *map)
+{
+	enum { F_POINTS, F__COUNT };
+	yw_field_t f[F__COUNT] = {[F_POINTS] = {"points"}};
+	int rc;
+
+	if ((rc = expect_map(ld, map, "budget")) ||
+	    (rc = yw_map_fields(map, f, F__COUNT, ld->name, ld->errstr,
+				ld->errstr_size)))
+		return rc;
+	if (!f[F_POINTS].value)
+		return missing(ld, map, "points");
+	return get_int(ld, f[F_POINTS].value, "budget.points", 1,
+		       LY_BUDGET_POINTS_MAX, &rule->budget_points);
+}
+
+static int load_offer(loader_t *ld, ly_rule_t *rule, const yw_node_t *map)
+{
+	enum { F_TEMPLATE, F_CHANNELS, F_VARS, F__COUNT };
+	yw_field_t f[F__COUNT] = {[F_TEMPLATE] = {"template"},
+				  [F_CHANNELS] = {"channels"},
+				  [F_VARS] = {"vars"}};
+	ly_offer_t *o = &rule->offer;
+	char d[YW_QUOTE_MAX_BYTES + 8];
+	int rc;
+
+	if ((rc = expect_map(ld, map, "offer")) ||
+	    (rc = yw_map_fields(map, f, F__COUNT, ld->name, ld->errstr,
+				ld->errstr_size)))
+		return rc;
+	if (!f[F_TEMPLATE].value)
+		return missing(ld, map, "template");
+	if (!f[F_CHANNELS].value)
+		return missing(ld, map, "channels");
+	if ((rc = get_id(ld, f[F_TEMPLATE].value, "offer.template",
+			 &o->template_id)))
+		return rc;
+	const yw_node_t *ch = f[F_CHANNELS].value;
+	if (ch->kind != YW_SEQ)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, ch,
+			      "offer.channels: expected a sequence, got %s",
+			      yw_describe(d, sizeof(d), ch));
+	if (ch->count == 0)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, ch,
+			      "offer.channels: must name at least one channel");
+	for (const yw_node_t *e = ch->first; e; e = e->next) {
+		unsigned bit = yw_eq(e, "email") ? LY_CHANNEL_EMAIL
+			       : yw_eq(e, "sms") ? LY_CHANNEL_SMS
+						 : 0;
+		if (e->kind != YW_SCALAR || bit == 0)
+			return yw_err(ld->errstr, ld->errstr_size, ld->name, e,
+				      "offer.channels: unknown channel %s (email or sms)",
+				      yw_describe(d, sizeof(d), e));
+		if (o->channels & bit)
+			return yw_err(ld->errstr, ld->errstr_size, ld->name, e,
+				      "offer.channels: duplicate channel %s",
+				      yw_describe(d, sizeof(d), e));
+		o->channels |= bit;
+		o->channel_order[o->channels_len++] = (uint8_t)bit;
+	}
+	if (f[F_VARS].value) {
+		const yw_node_t *vm = f[F_VARS].value;
+		size_t i = 0;
+		if ((rc = expect_map(ld, vm, "offer.vars")))
+			return rc;
+		if (vm->count / 2 > LY_PROGRAM_VARS_MAX)
+			return yw_err(ld->errstr, ld->errstr_size, ld->name, vm,
+				      "offer.vars: more than %d variables",
+				      LY_PROGRAM_VARS_MAX);
+		if ((rc = check_cut_expr(ld, vm, NULL, "offer.vars")))
+			return rc;
+		if (vm->count &&
+		    !(o->vars = calloc(vm->count / 2, sizeof(*o->vars))))
+			return nomem(ld);
+		for (const yw_node_t *k = vm->first; k; k = k->next->next, i++) {
+			char w[96];
+			ly_offer_var_t *v = &o->vars[i];
+			o->vars_len = i + 1;
+			if ((rc = get_id(ld, k, "offer.vars", &v->name)))
+				return rc;
+			for (char *c = v->name; *c; c++)
+				if (*c == '-')
+					return yw_err(ld->errstr, ld->errstr_size,
+						      ld->name, k,
+						      "offer.vars: a variable name has no \"-\", got %s",
+						      yw_describe(d, sizeof(d), k));
+			for (size_t j = 0; j < i; j++)
+				if (strcmp(o->vars[j].name, v->name) == 0)
+					return yw_err(ld->errstr, ld->errstr_size,
+						      ld->name, k,
+						      "duplicate key %s",
+						      yw_describe(d, sizeof(d), k));
+			snprintf(w, sizeof(w), "offer.vars.%s", v->name);
+			if ((rc = get_expr(ld, rule, k->next, w, LY_TYPE_ANY,
+					   &v->expr)))
+				return rc;
+		}
+	}
+	return 0;
+}
+
 static int load_rule(loader_t *ld, size_t idx, const yw_node_t *map)
 {
-	enum { F_ID, F_ON, F_EARN, F__COUNT };
+	enum {
+		F_ID,
+		F_ON,
+		F_IF,
+		F_ACTIVE,
+		F_EARN,
+		F_LIMIT,
+		F_BUDGET,
+		F_STOP,
+		F_ISSUE,
+		F_OFFER,
+		F__COUNT
+	};
 	yw_field_t f[F__COUNT] = {
-		[F_ID] = {"id"},
-		[F_ON] = {"on"},
-		[F_EARN] = {"earn"},
+		[F_ID] = {"id"},	 [F_ON] = {"on"},
+		[F_IF] = {"if"},	 [F_ACTIVE] = {"active"},
+		[F_EARN] = {"earn"},	 [F_LIMIT] = {"limit"},
+		[F_BUDGET] = {"budget"}, [F_STOP] = {"stop"},
+		[F_ISSUE] = {"issue"},	 [F_OFFER] = {"offer"},
 	};
 	ly_program_t *p = ld->program;
 	ly_rule_t *rule = &p->rules[idx];
@@ -358,6 +1065,8 @@ static int load_rule(loader_t *ld, size_t idx, const yw_node_t *map)
 	rule->line = map->line;
 	rule->col = map->col;
 	rule->earn_pending = -1;
+	if ((rc = check_cut_expr(ld, map, "if", "if")))
+		return rc;
 	if ((rc = yw_map_fields(map, f, F__COUNT, ld->name, ld->errstr,
 				ld->errstr_size)))
 		return rc;
@@ -365,34 +1074,74 @@ static int load_rule(loader_t *ld, size_t idx, const yw_node_t *map)
 		return missing(ld, map, "id");
 	if (!f[F_ON].value)
 		return missing(ld, map, "on");
-	if (!f[F_EARN].value)
-		return missing(ld, map, "earn");
 
 	const yw_node_t *id = f[F_ID].value;
-	if (id->kind != YW_SCALAR || yw_is_null(id) ||
-	    !rule_id_valid(id->str, id->len))
-		return yw_err(ld->errstr, ld->errstr_size, ld->name, id,
-			      "id: must be 1 to %d characters of a-z, 0-9, \"_\" and \"-\", starting with a letter or digit, got %s",
-			      LY_PROGRAM_ID_MAX_BYTES, yw_describe(d, sizeof(d), id));
+	if ((rc = get_id(ld, id, "id", &rule->id)))
+		return rc;
 	for (size_t i = 0; i < idx; i++)
-		if (strcmp(p->rules[i].id, id->str) == 0)
+		if (strcmp(p->rules[i].id, rule->id) == 0)
 			return yw_err(ld->errstr, ld->errstr_size, ld->name, map,
 				      "duplicate rule id \"%s\" (first at %d:%d)",
-				      id->str, p->rules[i].line, p->rules[i].col);
-	if (!(rule->id = dup_n(id->str, id->len)))
-		return nomem(ld);
+				      rule->id, p->rules[i].line, p->rules[i].col);
 
 	const yw_node_t *on = f[F_ON].value;
 	if (on->kind != YW_SCALAR || yw_is_null(on))
 		return yw_err(ld->errstr, ld->errstr_size, ld->name, on,
 			      "on: expected an event type, got %s",
 			      yw_describe(d, sizeof(d), on));
-	if (ly_event_type_parse(on->str, &rule->on) != 0)
-		return yw_err(ld->errstr, ld->errstr_size, ld->name, on,
-			      "on: unknown event type %s",
-			      yw_describe(d, sizeof(d), on));
+	set_pos(&rule->on_pos, on);
+	if (ly_event_type_parse(on->str, &rule->on) != 0) {
+		if (ly_trigger_parse(on->str, &rule->trigger) != 0)
+			return yw_err(ld->errstr, ld->errstr_size, ld->name, on,
+				      "on: unknown event type %s",
+				      yw_describe(d, sizeof(d), on));
+		rule->on = LY_EV__COUNT;
+	}
 
-	return load_earn(ld, rule, f[F_EARN].value);
+	if (!f[F_EARN].value && !f[F_ISSUE].value && !f[F_OFFER].value)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, map,
+			      "rule \"%s\" does nothing: it needs \"earn\", \"issue\" or \"offer\"",
+			      rule->id);
+	if (f[F_IF].value) {
+		if ((rc = get_expr(ld, rule, f[F_IF].value, "if", LY_TYPE_BOOL,
+				   &rule->if_expr)))
+			return rc;
+		set_pos(&rule->if_pos, f[F_IF].key_node);
+	}
+	if (f[F_ACTIVE].value) {
+		if ((rc = load_active(ld, rule, f[F_ACTIVE].value)))
+			return rc;
+		set_pos(&rule->active_pos, f[F_ACTIVE].key_node);
+	}
+	if (f[F_EARN].value && (rc = load_earn(ld, rule, f[F_EARN].value)))
+		return rc;
+	if (f[F_LIMIT].value) {
+		if ((rc = load_limit(ld, rule, f[F_LIMIT].value)))
+			return rc;
+		set_pos(&rule->limit_pos, f[F_LIMIT].key_node);
+	}
+	if (f[F_BUDGET].value) {
+		if ((rc = load_budget(ld, rule, f[F_BUDGET].value)))
+			return rc;
+		set_pos(&rule->budget_pos, f[F_BUDGET].key_node);
+	}
+	if (f[F_STOP].value) {
+		if ((rc = get_bool(ld, f[F_STOP].value, "stop", &rule->stop)))
+			return rc;
+		if (rule->stop)
+			set_pos(&rule->stop_pos, f[F_STOP].key_node);
+	}
+	if (f[F_ISSUE].value) {
+		if ((rc = load_issue(ld, f[F_ISSUE].value, "issue", &rule->issue)))
+			return rc;
+		set_pos(&rule->issue_pos, f[F_ISSUE].key_node);
+	}
+	if (f[F_OFFER].value) {
+		if ((rc = load_offer(ld, rule, f[F_OFFER].value)))
+			return rc;
+		set_pos(&rule->offer_pos, f[F_OFFER].key_node);
+	}
+	return 0;
 }
 
 static int load_rules(loader_t *ld, const yw_node_t *seq)
@@ -426,13 +1175,24 @@ static int load_rules(loader_t *ld, const yw_node_t *seq)
 
 static int load_root(loader_t *ld, const yw_node_t *root)
 {
-	enum { F_VERSION, F_PROGRAM, F_POINTS, F_RULES, F__COUNT };
-	yw_field_t f[F__COUNT] = {
-		[F_VERSION] = {"version"},
-		[F_PROGRAM] = {"program"},
-		[F_POINTS] = {"points"},
-		[F_RULES] = {"rules"},
+	enum {
+		F_VERSION,
+		F_PROGRAM,
+		F_POINTS,
+		F_TIERS,
+		F_LIFECYCLE,
+		F_OFFERS,
+		F_REWARDS,
+		F_RULES,
+		F__COUNT
 	};
+	yw_field_t f[F__COUNT] = {
+		[F_VERSION] = {"version"},     [F_PROGRAM] = {"program"},
+		[F_POINTS] = {"points"},       [F_TIERS] = {"tiers"},
+		[F_LIFECYCLE] = {"lifecycle"}, [F_OFFERS] = {"offers"},
+		[F_REWARDS] = {"rewards"},     [F_RULES] = {"rules"},
+	};
+	ly_program_t *p = ld->program;
 	char d[YW_QUOTE_MAX_BYTES + 8];
 	int64_t version;
 	int rc;
@@ -463,6 +1223,25 @@ static int load_root(loader_t *ld, const yw_node_t *root)
 	if (f[F_POINTS].value &&
 	    (rc = load_points_section(ld, f[F_POINTS].value)))
 		return rc;
+	if (f[F_TIERS].value) {
+		if ((rc = load_tiers_section(ld, f[F_TIERS].value)))
+			return rc;
+		set_pos(&p->tiers_pos, f[F_TIERS].key_node);
+	}
+	if (f[F_LIFECYCLE].value &&
+	    (rc = load_lifecycle_section(ld, f[F_LIFECYCLE].value)))
+		return rc;
+	if (f[F_OFFERS].value) {
+		if ((rc = load_offers_section(ld, f[F_OFFERS].value)))
+			return rc;
+		set_pos(&p->offers_pos, f[F_OFFERS].key_node);
+	}
+	if (f[F_REWARDS].value) {
+		if ((rc = load_rewards_section(ld, f[F_REWARDS].value)))
+			return rc;
+		if (p->rewards_len)
+			set_pos(&p->rewards_pos, f[F_REWARDS].key_node);
+	}
 	if (!f[F_RULES].value)
 		return missing(ld, root, "rules");
 	return load_rules(ld, f[F_RULES].value);
@@ -505,6 +1284,10 @@ int ly_program_load_buf(ly_program_t **out, const char *name, const char *buf,
 		rc = yw_err_at(errstr, errstr_size, name, 1, 1, "file is empty");
 		goto out;
 	}
+	ld.program->tier_window_days = 365;
+	ld.program->at_risk_days = 60;
+	ld.program->lost_days = 120;
+	ld.program->expected_lifetime_years = 3;
 	if ((rc = load_root(&ld, root)))
 		goto out;
 
@@ -514,6 +1297,19 @@ int ly_program_load_buf(ly_program_t **out, const char *name, const char *buf,
 	    set_default(&p->timezone, "Europe/Istanbul") ||
 	    set_default(&p->locale, "tr")) {
 		rc = nomem(&ld);
+		goto out;
+	}
+	char tzerr[256];
+	if (!p->tz && (rc = ly_tz_load(&p->tz, p->timezone, tzerr, sizeof(tzerr)))) {
+		if (rc == LY_ENOMEM) {
+			rc = nomem(&ld);
+			goto out;
+		}
+		const yw_node_t *tzn = ld.timezone_node;
+		rc = yw_err_at(errstr, errstr_size, name, tzn ? tzn->line : 1,
+			       tzn ? tzn->col : 1,
+			       "program.timezone: cannot load time zone \"%s\": %s",
+			       p->timezone, tzerr);
 		goto out;
 	}
 	ly_sha256_hex(buf, len, hex);
@@ -547,9 +1343,31 @@ void ly_program_destroy(ly_program_t *program)
 {
 	if (!program)
 		return;
-	for (size_t i = 0; i < program->rules_len; i++)
-		free(program->rules[i].id);
+	for (size_t i = 0; i < program->rules_len; i++) {
+		ly_rule_t *r = &program->rules[i];
+		free(r->id);
+		ly_expr_destroy(r->if_expr);
+		ly_expr_destroy(r->earn_of_expr);
+		free(r->offer.template_id);
+		for (size_t j = 0; j < r->offer.vars_len; j++) {
+			free(r->offer.vars[j].name);
+			ly_expr_destroy(r->offer.vars[j].expr);
+		}
+		free(r->offer.vars);
+	}
 	free(program->rules);
+	for (size_t i = 0; i < program->tiers_len; i++) {
+		ly_tier_t *t = &program->tiers[i];
+		free(t->name);
+		for (size_t j = 0; j < t->perks_len; j++)
+			free(t->perks[j]);
+		free(t->perks);
+	}
+	free(program->tiers);
+	for (size_t i = 0; i < program->rewards_len; i++)
+		free(program->rewards[i].id);
+	free(program->rewards);
+	ly_tz_destroy(program->tz);
 	free(program->path);
 	free(program->name);
 	free(program->currency);
@@ -563,4 +1381,20 @@ int ly_rule_is_pending(const ly_program_t *program, const ly_rule_t *rule)
 	if (rule->earn_pending >= 0)
 		return rule->earn_pending;
 	return rule->on == LY_EV_ORDER_PAID && program->pending_days > 0;
+}
+
+const ly_reward_t *ly_program_reward(const ly_program_t *program,
+				     const char *id)
+{
+	for (size_t i = 0; i < program->rewards_len; i++)
+		if (strcmp(program->rewards[i].id, id) == 0)
+			return &program->rewards[i];
+	return NULL;
+}
+
+const char *ly_rule_on_name(const ly_rule_t *rule)
+{
+	if (rule->trigger != LY_TRIGGER_NONE)
+		return ly_trigger_name(rule->trigger);
+	return ly_event_type_name(rule->on);
 }

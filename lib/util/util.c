@@ -319,8 +319,9 @@ int64_t ly_days_from_civil(int y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
+void ly_civil_from_days(int64_t z, int *y, int *m, int *d)
 {
+	/* Howard Hinnant's civil_from_days. */
 	z += 719468;
 	const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
 	const int64_t doe = z - era * 146097;
@@ -433,7 +434,7 @@ void ly_time_format_rfc3339(int64_t us, char *buf, size_t size)
 	int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
 	int64_t rem = secs - days * 86400;
 	int y, m, d;
-	civil_from_days(days, &y, &m, &d);
+	ly_civil_from_days(days, &y, &m, &d);
 	if (frac)
 		snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", y, m, d,
 			 (int)(rem / 3600), (int)(rem % 3600 / 60), (int)(rem % 60),
