@@ -4,7 +4,7 @@
  * "file:line:col: message" formatting every part of lib/expr uses.
  *
  * Literals: integers (decimal, at most 2^63 - 1; the parser allows -2^63),
- * "strings" (escapes \" \\ \n \t \uXXXX, UTF-8), dates YYYY-MM-DD (four
+ * "strings" (escapes \" \\ \n \t \u plus four hex digits, UTF-8), dates YYYY-MM-DD (four
  * digits, "-", a digit start a date, so subtract from a four-digit number
  * with spaces: `2026 - 1`), durations `30d`. Paths are identifiers joined
  * by dots.
