@@ -75,6 +75,22 @@ static int expect_map(loader_t *ld, const yw_node_t *n, const char *what)
 		      yw_describe(d, sizeof(d), n));
 }
 
+/* A sequence of at most max items (max 0: no bound); noun names the items
+ * in the message ("rules"). */
+static int expect_seq(loader_t *ld, const yw_node_t *n, const char *what,
+		      size_t max, const char *noun)
+{
+	char d[YW_QUOTE_MAX_BYTES + 8];
+	if (n->kind != YW_SEQ)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, n,
+			      "%s: expected a sequence, got %s", what,
+			      yw_describe(d, sizeof(d), n));
+	if (max && n->count > max)
+		return yw_err(ld->errstr, ld->errstr_size, ld->name, n,
+			      "%s: more than %zu %s", what, max, noun);
+	return 0;
+}
+
 static int missing(loader_t *ld, const yw_node_t *map, const char *key)
 {
 	return yw_err(ld->errstr, ld->errstr_size, ld->name, map,
@@ -555,17 +571,11 @@ static int load_tiers_section(loader_t *ld, const yw_node_t *map)
 	if (!f[F_LEVELS].value)
 		return missing(ld, map, "levels");
 	const yw_node_t *seq = f[F_LEVELS].value;
-	if (seq->kind != YW_SEQ)
-		return yw_err(ld->errstr, ld->errstr_size, ld->name, seq,
-			      "tiers.levels: expected a sequence, got %s",
-			      yw_describe(d, sizeof(d), seq));
+	if ((rc = expect_seq(ld, seq, "tiers.levels", LY_PROGRAM_LEVELS_MAX, "levels")))
+		return rc;
 	if (seq->count == 0)
 		return yw_err(ld->errstr, ld->errstr_size, ld->name, seq,
 			      "tiers.levels: must have at least one level");
-	if (seq->count > LY_PROGRAM_LEVELS_MAX)
-		return yw_err(ld->errstr, ld->errstr_size, ld->name, seq,
-			      "tiers.levels: more than %d levels",
-			      LY_PROGRAM_LEVELS_MAX);
 	if (!(p->tiers = calloc(seq->count, sizeof(*p->tiers))))
 		return nomem(ld);
 	for (const yw_node_t *n = seq->first; n; n = n->next, i++) {
@@ -626,14 +636,8 @@ static int load_tiers_section(loader_t *ld, const yw_node_t *map)
 			const yw_node_t *ps = l[L_PERKS].value;
 			size_t k = 0;
 			snprintf(w, sizeof(w), "tiers.levels[%zu].perks", i);
-			if (ps->kind != YW_SEQ)
-				return yw_err(ld->errstr, ld->errstr_size, ld->name,
-					      ps, "%s: expected a sequence, got %s", w,
-					      yw_describe(d, sizeof(d), ps));
-			if (ps->count > LY_PROGRAM_PERKS_MAX)
-				return yw_err(ld->errstr, ld->errstr_size, ld->name,
-					      ps, "%s: more than %d perks", w,
-					      LY_PROGRAM_PERKS_MAX);
+			if ((rc = expect_seq(ld, ps, w, LY_PROGRAM_PERKS_MAX, "perks")))
+				return rc;
 			if (ps->count &&
 			    !(t->perks = calloc(ps->count, sizeof(*t->perks))))
 				return nomem(ld);
@@ -755,18 +759,11 @@ static int load_offers_section(loader_t *ld, const yw_node_t *map)
 static int load_rewards_section(loader_t *ld, const yw_node_t *seq)
 {
 	ly_program_t *p = ld->program;
-	char d[YW_QUOTE_MAX_BYTES + 8];
 	size_t i = 0;
 	int rc;
 
-	if (seq->kind != YW_SEQ)
-		return yw_err(ld->errstr, ld->errstr_size, ld->name, seq,
-			      "rewards: expected a sequence, got %s",
-			      yw_describe(d, sizeof(d), seq));
-	if (seq->count > LY_PROGRAM_REWARDS_MAX)
-		return yw_err(ld->errstr, ld->errstr_size, ld->name, seq,
-			      "rewards: more than %d rewards",
-			      LY_PROGRAM_REWARDS_MAX);
+	if ((rc = expect_seq(ld, seq, "rewards", LY_PROGRAM_REWARDS_MAX, "rewards")))
+		return rc;
 	if (seq->count && !(p->rewards = calloc(seq->count, sizeof(*p->rewards))))
 		return nomem(ld);
 	for (const yw_node_t *n = seq->first; n; n = n->next, i++) {
@@ -968,10 +965,8 @@ static int load_offer(loader_t *ld, ly_rule_t *rule, const yw_node_t *map)
 			 &o->template_id)))
 		return rc;
 	const yw_node_t *ch = f[F_CHANNELS].value;
-	if (ch->kind != YW_SEQ)
-		return yw_err(ld->errstr, ld->errstr_size, ld->name, ch,
-			      "offer.channels: expected a sequence, got %s",
-			      yw_describe(d, sizeof(d), ch));
+	if ((rc = expect_seq(ld, ch, "offer.channels", 0, "channels")))
+		return rc;
 	if (ch->count == 0)
 		return yw_err(ld->errstr, ld->errstr_size, ld->name, ch,
 			      "offer.channels: must name at least one channel");
@@ -1147,20 +1142,14 @@ static int load_rule(loader_t *ld, size_t idx, const yw_node_t *map)
 static int load_rules(loader_t *ld, const yw_node_t *seq)
 {
 	ly_program_t *p = ld->program;
-	char d[YW_QUOTE_MAX_BYTES + 8];
 	size_t i = 0;
 	int rc;
 
-	if (seq->kind != YW_SEQ)
-		return yw_err(ld->errstr, ld->errstr_size, ld->name, seq,
-			      "rules: expected a sequence, got %s",
-			      yw_describe(d, sizeof(d), seq));
+	if ((rc = expect_seq(ld, seq, "rules", LY_PROGRAM_RULES_MAX, "rules")))
+		return rc;
 	if (seq->count == 0)
 		return yw_err(ld->errstr, ld->errstr_size, ld->name, seq,
 			      "rules: must have at least one rule");
-	if (seq->count > LY_PROGRAM_RULES_MAX)
-		return yw_err(ld->errstr, ld->errstr_size, ld->name, seq,
-			      "rules: more than %d rules", LY_PROGRAM_RULES_MAX);
 	p->rules = calloc(seq->count, sizeof(*p->rules));
 	if (!p->rules)
 		return nomem(ld);
