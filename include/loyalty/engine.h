@@ -41,10 +41,16 @@ typedef struct ly_effects {
 } ly_effects_t;
 
 /*
- * Applies ev for state->customer_id. Returns 0 and fills *out (arena
- * memory, valid until the arena is reset), or LY_EINVAL when evaluation
- * fails (an overflow): then errstr says why, state is unchanged and the
- * event must not be applied. LY_ENOMEM when the arena is exhausted.
+ * Applies ev for state->customer_id: the rules on ev's type run in file
+ * order; each whose `active` window holds ev->time_us and whose `if` is
+ * true fires, earns, and with `stop: true` ends the run. Expressions see
+ * the event's data and customer.points_available / points_pending as they
+ * were before ev. Returns 0 and fills *out (arena memory, valid until the
+ * arena is reset), or LY_EINVAL when evaluation fails (an overflow, a
+ * division by zero, a field this version cannot give): then errstr says
+ * why (`rule "x": prog.yaml:7:9: division by zero`), state is unchanged
+ * and the event must not be applied. LY_ENOMEM when the arena is
+ * exhausted. program should have passed ly_engine_check_program.
  */
 int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
 		    ly_customer_state_t *state, const ly_event_t *ev,
@@ -55,9 +61,13 @@ int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
  * accepts the whole language of SPEC section 5; the engine evaluates only
  * part of it today (docs/program.md says which). Returns 0 when every part
  * the program uses is evaluated, else LY_EINVAL with the first part in file
- * order that would be ignored, e.g. `prog.yaml:7:5: rule "x": "if" is not
- * evaluated by this version of the engine`. A program that fails this
- * check must not be run: it would run with parts of it silently ignored.
+ * order that would be ignored, e.g. `prog.yaml:7:5: rule "x": "limit" is
+ * not evaluated by this version of the engine`, or an expression reading a
+ * customer.* field the engine does not keep yet (all but points_available
+ * and points_pending), at its key: `prog.yaml:7:5: rule "x": field
+ * "customer.order_count" is not kept by this version`. A program that fails
+ * this check must not be run: it would run with parts of it silently
+ * ignored.
  */
 int ly_engine_check_program(const ly_program_t *program, char *errstr,
 			    size_t errstr_size);

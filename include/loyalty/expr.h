@@ -118,6 +118,14 @@ ly_type_t ly_expr_type(const ly_expr_t *expr);
 const char *ly_expr_source(const ly_expr_t *expr);
 
 /*
+ * 1 when evaluating expr may read the field with that id (the id of a
+ * schema field, ly_expr_field_t.id), anywhere in it: inside list functions,
+ * and a list a list function walks counts as read; else 0. For callers that
+ * must refuse expressions naming fields they cannot provide.
+ */
+int ly_expr_reads_field(const ly_expr_t *expr, int field_id);
+
+/*
  * Evaluates. Returns 0 and *out, or LY_EINVAL with errstr on an overflow or
  * a division by zero. Thread-safe for one expr and many envs; no heap use.
  */

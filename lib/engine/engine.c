@@ -1,10 +1,13 @@
 /*
  * engine.c: the pure core (include/loyalty/engine.h). Rules run in file
- * order for each event whose type matches `on`; each earning rule credits
- * points, pending until event time + pending_days when the rule's points
- * start as pending. Integer arithmetic only, checked for overflow; a
- * proportional earn rounds toward zero (floor for the non-negative values
- * the decoder lets through).
+ * order for each event whose type matches `on`. A rule fires when its
+ * `active` window holds the event time and its `if` is true; a firing rule
+ * earns points (pending until event time + pending_days when the rule's
+ * points start as pending), and `stop: true` on it skips the rules after
+ * it. Expressions read the event and the customer's balances as they were
+ * before the event through the environment below. Integer arithmetic only,
+ * checked for overflow; a proportional earn is floor(base / per) * points
+ * with a negative base earning nothing.
  */
 #include "loyalty/engine.h"
 
@@ -15,42 +18,332 @@
 
 #define US_PER_DAY ((int64_t)86400 * 1000000)
 
-/* The value an `of:` expression names. */
-static int earn_base(const ly_rule_t *rule, const ly_event_t *ev, int64_t *out)
+/* ---- the expression environment ---- */
+
+/*
+ * What expressions see: the event and the balances before it. The
+ * customer.* fields this version does not keep are unreadable (LY_EIO, so
+ * evaluation fails rather than guess); ly_engine_check_program refuses
+ * programs that name them.
+ */
+typedef struct env_ctx {
+	const ly_event_t *ev;
+	int64_t available, pending; /* before the event */
+} env_ctx_t;
+
+static void set_int(ly_value_t *out, ly_type_t type, int64_t i)
 {
+	out->type = type;
+	out->u.i = i;
+}
+
+static void set_bool(ly_value_t *out, int b)
+{
+	out->type = LY_TYPE_BOOL;
+	out->u.b = b != 0;
+}
+
+/* NULL is absent. */
+static int set_str(ly_value_t *out, const char *s)
+{
+	if (!s)
+		return LY_ENOTFOUND;
+	out->type = LY_TYPE_STRING;
+	out->u.s.ptr = s;
+	out->u.s.len = strlen(s);
+	return 0;
+}
+
+static int set_tristate(ly_value_t *out, ly_tristate_t t)
+{
+	if (t == LY_UNSET)
+		return LY_ENOTFOUND;
+	set_bool(out, t == LY_TRUE);
+	return 0;
+}
+
+static int env_get(void *vctx, int field_id, const void *item, ly_value_t *out)
+{
+	const env_ctx_t *ctx = vctx;
+	const ly_event_t *ev = ctx->ev;
+	const ly_event_type_t t = ev->type;
+	const int profile = t == LY_EV_CUSTOMER_REGISTERED ||
+			    t == LY_EV_CUSTOMER_UPDATED;
+	const int refund = t == LY_EV_ORDER_REFUNDED || t == LY_EV_ORDER_CANCELLED;
+	const ly_order_item_t *it = item;
+
+	switch ((ly_field_t)field_id) {
+	case LY_FIELD_EVENT_ID:
+		return set_str(out, ev->id);
+	case LY_FIELD_EVENT_SOURCE:
+		return set_str(out, ev->source);
+	case LY_FIELD_EVENT_TYPE:
+		return set_str(out, ly_event_type_name(t));
+	case LY_FIELD_EVENT_TIME:
+		set_int(out, LY_TYPE_TIME, ev->time_us);
+		return 0;
+	case LY_FIELD_CUSTOMER_POINTS_AVAILABLE:
+		set_int(out, LY_TYPE_INT, ctx->available);
+		return 0;
+	case LY_FIELD_CUSTOMER_POINTS_PENDING:
+		set_int(out, LY_TYPE_INT, ctx->pending);
+		return 0;
+	case LY_FIELD_PROFILE_FIRST_NAME:
+		return profile ? set_str(out, ev->u.customer.first_name) : LY_EIO;
+	case LY_FIELD_PROFILE_LOCALE:
+		return profile ? set_str(out, ev->u.customer.locale) : LY_EIO;
+	case LY_FIELD_PROFILE_BIRTH_DATE: {
+		int y, m, d;
+		if (!profile)
+			return LY_EIO;
+		if (!ev->u.customer.birth_date)
+			return LY_ENOTFOUND;
+		if (ly_date_parse(ev->u.customer.birth_date, &y, &m, &d))
+			return LY_EIO; /* the decoder validated it */
+		set_int(out, LY_TYPE_DATE, ly_days_from_civil(y, m, d));
+		return 0;
+	}
+	case LY_FIELD_PROFILE_CONSENT_EMAIL:
+		return profile ? set_tristate(out, ev->u.customer.consent_email) : LY_EIO;
+	case LY_FIELD_PROFILE_CONSENT_SMS:
+		return profile ? set_tristate(out, ev->u.customer.consent_sms) : LY_EIO;
+	case LY_FIELD_PROFILE_REFERRED_BY:
+		return profile ? set_str(out, ev->u.customer.referred_by) : LY_EIO;
+	case LY_FIELD_ORDER_ORDER_ID:
+		if (t == LY_EV_ORDER_PAID)
+			return set_str(out, ev->u.order_paid.order_id);
+		return refund ? set_str(out, ev->u.refund.order_id) : LY_EIO;
+	case LY_FIELD_ORDER_TOTAL:
+		if (t != LY_EV_ORDER_PAID)
+			return LY_EIO;
+		set_int(out, LY_TYPE_INT, ev->u.order_paid.total);
+		return 0;
+	case LY_FIELD_ORDER_CURRENCY:
+		return t == LY_EV_ORDER_PAID ? set_str(out, ev->u.order_paid.currency)
+					     : LY_EIO;
+	case LY_FIELD_ORDER_COUPON_CODES:
+		/* `item` of the scalar list: item points at the element */
+		if (t != LY_EV_ORDER_PAID || !item)
+			return LY_EIO;
+		return set_str(out, *(const char *const *)item);
+	case LY_FIELD_ITEM_SKU:
+		return it ? set_str(out, it->sku) : LY_EIO;
+	case LY_FIELD_ITEM_CATEGORY:
+		return it ? set_str(out, it->category) : LY_EIO;
+	case LY_FIELD_ITEM_QUANTITY:
+		if (!it)
+			return LY_EIO;
+		set_int(out, LY_TYPE_INT, it->quantity);
+		return 0;
+	case LY_FIELD_ITEM_UNIT_PRICE:
+		if (!it)
+			return LY_EIO;
+		set_int(out, LY_TYPE_INT, it->unit_price);
+		return 0;
+	case LY_FIELD_ORDER_AMOUNT:
+		if (!refund)
+			return LY_EIO;
+		if (!ev->u.refund.has_amount)
+			return LY_ENOTFOUND;
+		set_int(out, LY_TYPE_INT, ev->u.refund.amount);
+		return 0;
+	case LY_FIELD_REVIEW_REVIEW_ID:
+	case LY_FIELD_REVIEW_PRODUCT_ID:
+	case LY_FIELD_REVIEW_RATING:
+	case LY_FIELD_REVIEW_VERIFIED_PURCHASE:
+	case LY_FIELD_REVIEW_HAS_PHOTO:
+	case LY_FIELD_REVIEW_TEXT_LENGTH:
+		if (t != LY_EV_REVIEW_SUBMITTED)
+			return LY_EIO;
+		switch ((ly_field_t)field_id) {
+		case LY_FIELD_REVIEW_REVIEW_ID:
+			return set_str(out, ev->u.review.review_id);
+		case LY_FIELD_REVIEW_PRODUCT_ID:
+			return set_str(out, ev->u.review.product_id);
+		case LY_FIELD_REVIEW_RATING:
+			set_int(out, LY_TYPE_INT, ev->u.review.rating);
+			return 0;
+		case LY_FIELD_REVIEW_VERIFIED_PURCHASE:
+			set_bool(out, ev->u.review.verified_purchase);
+			return 0;
+		case LY_FIELD_REVIEW_HAS_PHOTO:
+			set_bool(out, ev->u.review.has_photo);
+			return 0;
+		default:
+			set_int(out, LY_TYPE_INT, ev->u.review.text_length);
+			return 0;
+		}
+	case LY_FIELD_SOCIAL_INTERACTION_ID:
+	case LY_FIELD_SOCIAL_PLATFORM:
+	case LY_FIELD_SOCIAL_ACTION:
+	case LY_FIELD_SOCIAL_URL:
+		if (t != LY_EV_SOCIAL_INTERACTION)
+			return LY_EIO;
+		return set_str(out, field_id == LY_FIELD_SOCIAL_INTERACTION_ID
+					    ? ev->u.social.interaction_id
+				    : field_id == LY_FIELD_SOCIAL_PLATFORM
+					    ? ev->u.social.platform
+				    : field_id == LY_FIELD_SOCIAL_ACTION
+					    ? ev->u.social.action
+					    : ev->u.social.url);
+	case LY_FIELD_SURVEY_SURVEY_ID:
+		return t == LY_EV_SURVEY_COMPLETED
+			       ? set_str(out, ev->u.survey.survey_id)
+			       : LY_EIO;
+	case LY_FIELD_SURVEY_NPS:
+	case LY_FIELD_SURVEY_CSAT: {
+		if (t != LY_EV_SURVEY_COMPLETED)
+			return LY_EIO;
+		int64_t v = field_id == LY_FIELD_SURVEY_NPS ? ev->u.survey.nps
+							    : ev->u.survey.csat;
+		if (v < 0) /* -1: absent */
+			return LY_ENOTFOUND;
+		set_int(out, LY_TYPE_INT, v);
+		return 0;
+	}
+	case LY_FIELD_REDEEM_REQUEST_ID:
+	case LY_FIELD_REDEEM_REWARD:
+		if (t != LY_EV_POINTS_REDEEM)
+			return LY_EIO;
+		return set_str(out, field_id == LY_FIELD_REDEEM_REQUEST_ID
+					    ? ev->u.redeem.request_id
+					    : ev->u.redeem.reward);
+	case LY_FIELD_ADJUST_REQUEST_ID:
+	case LY_FIELD_ADJUST_REASON:
+		if (t != LY_EV_POINTS_ADJUST)
+			return LY_EIO;
+		return set_str(out, field_id == LY_FIELD_ADJUST_REQUEST_ID
+					    ? ev->u.adjust.request_id
+					    : ev->u.adjust.reason);
+	case LY_FIELD_ADJUST_POINTS:
+		if (t != LY_EV_POINTS_ADJUST)
+			return LY_EIO;
+		set_int(out, LY_TYPE_INT, ev->u.adjust.points);
+		return 0;
+	default:
+		/* customer.* not kept yet, trigger data, list fields read as
+		 * values: nothing to give */
+		return LY_EIO;
+	}
+}
+
+static size_t env_list_len(void *vctx, int field_id, const void *item)
+{
+	const env_ctx_t *ctx = vctx;
+	(void)item;
+	if (ctx->ev->type != LY_EV_ORDER_PAID)
+		return 0;
+	if (field_id == LY_FIELD_ORDER_ITEMS)
+		return ctx->ev->u.order_paid.items_len;
+	if (field_id == LY_FIELD_ORDER_COUPON_CODES)
+		return ctx->ev->u.order_paid.coupon_codes
+			       ? ctx->ev->u.order_paid.coupon_codes_len
+			       : 0;
+	return 0;
+}
+
+static const void *env_list_item(void *vctx, int field_id, size_t index,
+				 const void *item)
+{
+	const env_ctx_t *ctx = vctx;
+	(void)item;
+	LY_ASSERT(index < env_list_len(vctx, field_id, item));
+	if (field_id == LY_FIELD_ORDER_ITEMS)
+		return &ctx->ev->u.order_paid.items[index];
+	return &ctx->ev->u.order_paid.coupon_codes[index];
+}
+
+/* Evaluates an expression of rule; LY_EINVAL with `rule "x": why`. */
+static int eval(const ly_rule_t *rule, const ly_expr_t *expr,
+		const ly_expr_env_t *env, ly_value_t *out, char *errstr,
+		size_t errstr_size)
+{
+	char why[256] = "";
+	int rc = ly_expr_eval(expr, env, out, why, sizeof(why));
+	if (rc)
+		snprintf(errstr, errstr_size, "rule \"%s\": %s", rule->id, why);
+	return rc;
+}
+
+/* ---- rules ---- */
+
+/* Whether rule fires on ev: its active window holds and its `if` is true
+ * (an absent result is false). */
+static int rule_fires(const ly_program_t *program, const ly_rule_t *rule,
+		      const ly_event_t *ev, const ly_expr_env_t *env,
+		      int *fires, char *errstr, size_t errstr_size)
+{
+	*fires = 0;
+	if (rule->has_active_from &&
+	    ev->time_us < ly_tz_day_start_us(program->tz, rule->active_from_day))
+		return 0;
+	if (rule->has_active_until &&
+	    ev->time_us >= ly_tz_day_start_us(program->tz, rule->active_until_day))
+		return 0;
+	if (rule->if_expr) {
+		ly_value_t v;
+		int rc = eval(rule, rule->if_expr, env, &v, errstr, errstr_size);
+		if (rc)
+			return rc;
+		LY_ASSERT(v.type == LY_TYPE_BOOL);
+		if (v.absent || !v.u.b)
+			return 0;
+	}
+	*fires = 1;
+	return 0;
+}
+
+/* The base a proportional earn is computed from; *absent when an `of:`
+ * expression has no value (the rule then earns nothing). */
+static int earn_base(const ly_rule_t *rule, const ly_event_t *ev,
+		     const ly_expr_env_t *env, int64_t *out, int *absent,
+		     char *errstr, size_t errstr_size)
+{
+	*absent = 0;
 	switch (rule->earn_of) {
 	case LY_OF_ORDER_TOTAL:
 		LY_ASSERT(ev->type == LY_EV_ORDER_PAID);
 		*out = ev->u.order_paid.total;
 		return 0;
-	case LY_OF_EXPR: /* refused by ly_engine_check_program */
+	case LY_OF_EXPR: {
+		ly_value_t v;
+		int rc = eval(rule, rule->earn_of_expr, env, &v, errstr,
+			      errstr_size);
+		if (rc)
+			return rc;
+		LY_ASSERT(v.type == LY_TYPE_INT);
+		*absent = v.absent;
+		*out = v.absent ? 0 : v.u.i;
+		return 0;
+	}
 	case LY_OF_NONE:
 		break;
 	}
-	LY_ASSERT(!"earn base of a fixed rule or an expression");
+	LY_ASSERT(!"earn base of a fixed rule");
 	return LY_EINVAL;
 }
 
-/* Points a rule earns on ev, with the reason that explains the number. */
+/* Points a rule earns on ev, with the reason that explains the number;
+ * *reason NULL when it earns nothing. */
 static int rule_points(const ly_rule_t *rule, const ly_event_t *ev,
-		       int64_t *points, const char **reason, ly_arena_t *arena,
-		       char *errstr, size_t errstr_size)
+		       const ly_expr_env_t *env, int64_t *points,
+		       const char **reason, ly_arena_t *arena, char *errstr,
+		       size_t errstr_size)
 {
+	*points = 0;
+	*reason = NULL;
 	if (rule->earn_per == 0) {
 		*points = rule->earn_points;
 		*reason = ly_arena_printf(arena, "%lld", (long long)rule->earn_points);
 		return *reason ? 0 : LY_ENOMEM;
 	}
-	if (rule->earn_of == LY_OF_EXPR) {
-		snprintf(errstr, errstr_size,
-			 "rule \"%s\": \"of\" other than order.total is not evaluated by this version of the engine",
-			 rule->id);
-		return LY_EINVAL;
-	}
 	int64_t base;
-	int rc = earn_base(rule, ev, &base);
-	if (rc)
+	int absent;
+	int rc = earn_base(rule, ev, env, &base, &absent, errstr, errstr_size);
+	if (rc || absent)
 		return rc;
+	if (base < 0) /* no negative earning: a refund is its own event */
+		return 0;
 	int64_t units = base / rule->earn_per;
 	if (ly_mul_i64(units, rule->earn_points, points)) {
 		snprintf(errstr, errstr_size,
@@ -75,27 +368,36 @@ int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
 	for (size_t i = 0; i < program->rules_len; i++)
 		matching += program->rules[i].on == ev->type &&
 			    program->rules[i].has_earn;
-	if (matching == 0)
+	if (matching == 0) /* only rules that issue or offer: nothing yet */
 		return 0;
 
 	ly_posting_t *postings = ly_arena_alloc(arena, matching * sizeof(*postings));
 	if (!postings)
 		return LY_ENOMEM;
+	env_ctx_t ctx = {ev, state->available, state->pending};
+	const ly_expr_env_t env = {&ctx, env_get, env_list_len, env_list_item};
 	int64_t available = state->available;
 	int64_t pending = state->pending;
 	size_t n = 0;
 	for (size_t i = 0; i < program->rules_len; i++) {
 		const ly_rule_t *rule = &program->rules[i];
-		if (rule->on != ev->type || !rule->has_earn)
+		if (rule->on != ev->type)
 			continue;
-		int64_t points;
-		const char *reason;
-		int rc = rule_points(rule, ev, &points, &reason, arena, errstr,
-				     errstr_size);
+		int fires;
+		int rc = rule_fires(program, rule, ev, &env, &fires, errstr,
+				    errstr_size);
 		if (rc)
 			return rc;
-		if (points == 0)
+		if (!fires)
 			continue;
+		int64_t points = 0;
+		const char *reason = NULL;
+		if (rule->has_earn &&
+		    (rc = rule_points(rule, ev, &env, &points, &reason, arena,
+				      errstr, errstr_size)))
+			return rc;
+		if (points == 0)
+			goto fired;
 		ly_posting_t *p = &postings[n];
 		p->rule_id = rule->id;
 		p->reason = reason;
@@ -122,6 +424,10 @@ int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
 		p->available_after = available;
 		p->pending_after = pending;
 		n++;
+	fired:
+		/* a rule fires whether or not it earned anything this time */
+		if (rule->stop)
+			break;
 		continue;
 	overflow:
 		snprintf(errstr, errstr_size,
@@ -140,16 +446,18 @@ int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
 
 /* ---- what this version evaluates ---- */
 
-/* The first (in file order) part of the program the engine would ignore. */
+/* The first (in file order) part of the program the engine would ignore;
+ * on a tie, the first one considered. */
 typedef struct unsupported {
 	ly_pos_t pos;
 	const char *rule_id; /* NULL: a top-level section */
 	const char *what;
-	const char *extra;
+	const char *extra;   /* a trigger's name */
+	const char *field;   /* a field this version does not keep */
 } unsupported_t;
 
 static void consider(unsupported_t *u, ly_pos_t pos, const char *rule_id,
-		     const char *what, const char *extra)
+		     const char *what, const char *extra, const char *field)
 {
 	if (pos.line == 0)
 		return;
@@ -161,35 +469,68 @@ static void consider(unsupported_t *u, ly_pos_t pos, const char *rule_id,
 	u->rule_id = rule_id;
 	u->what = what;
 	u->extra = extra;
+	u->field = field;
+}
+
+/* 1 for the fields the engine gives expressions today: event.*, the
+ * event's data and, of customer.*, only the two balances it keeps. */
+static int field_kept(int field_id)
+{
+	if (field_id < LY_FIELD_CUSTOMER_ORDER_COUNT ||
+	    field_id > LY_FIELD_CUSTOMER_BIRTHDAY_TODAY)
+		return 1;
+	return field_id == LY_FIELD_CUSTOMER_POINTS_AVAILABLE ||
+	       field_id == LY_FIELD_CUSTOMER_POINTS_PENDING;
+}
+
+/* The first field (in schema order) expr reads that is not kept, at pos. */
+static void consider_fields(unsupported_t *u, const ly_rule_t *r,
+			    const ly_expr_t *expr, ly_pos_t pos)
+{
+	if (!expr)
+		return;
+	const ly_expr_schema_t *schema = ly_program_schema(r->on, r->trigger);
+	for (size_t i = 0; i < schema->fields_len; i++) {
+		const ly_expr_field_t *f = &schema->fields[i];
+		if (!field_kept(f->id) && ly_expr_reads_field(expr, f->id)) {
+			consider(u, pos, r->id, NULL, NULL, f->path);
+			return;
+		}
+	}
 }
 
 int ly_engine_check_program(const ly_program_t *program, char *errstr,
 			    size_t errstr_size)
 {
-	unsupported_t u = {{0, 0}, NULL, NULL, NULL};
-	consider(&u, program->tiers_pos, NULL, "\"tiers\" are", NULL);
-	consider(&u, program->rewards_pos, NULL, "\"rewards\" are", NULL);
+	unsupported_t u = {{0, 0}, NULL, NULL, NULL, NULL};
+	consider(&u, program->tiers_pos, NULL, "\"tiers\" are", NULL, NULL);
+	consider(&u, program->rewards_pos, NULL, "\"rewards\" are", NULL, NULL);
 	for (size_t i = 0; i < program->rules_len; i++) {
 		const ly_rule_t *r = &program->rules[i];
 		if (r->trigger != LY_TRIGGER_NONE)
 			consider(&u, r->on_pos, r->id, "trigger",
-				 ly_trigger_name(r->trigger));
-		consider(&u, r->if_pos, r->id, "\"if\" is", NULL);
-		consider(&u, r->active_pos, r->id, "\"active\" is", NULL);
-		consider(&u, r->limit_pos, r->id, "\"limit\" is", NULL);
-		consider(&u, r->budget_pos, r->id, "\"budget\" is", NULL);
-		consider(&u, r->stop_pos, r->id, "\"stop\" is", NULL);
-		consider(&u, r->issue_pos, r->id, "\"issue\" is", NULL);
-		consider(&u, r->offer_pos, r->id, "\"offer\" is", NULL);
-		consider(&u, r->tier_multiplier_pos, r->id,
-			 "\"tier_multiplier\" is", NULL);
+				 ly_trigger_name(r->trigger), NULL);
+		/* if, active, stop and `of` run; their expressions may read
+		 * only the fields this version keeps */
+		consider_fields(&u, r, r->if_expr, r->if_pos);
 		if (r->earn_of == LY_OF_EXPR)
-			consider(&u, r->of_pos, r->id,
-				 "\"of\" other than order.total is", NULL);
+			consider_fields(&u, r, r->earn_of_expr, r->of_pos);
+		consider(&u, r->limit_pos, r->id, "\"limit\" is", NULL, NULL);
+		consider(&u, r->budget_pos, r->id, "\"budget\" is", NULL, NULL);
+		consider(&u, r->issue_pos, r->id, "\"issue\" is", NULL, NULL);
+		consider(&u, r->offer_pos, r->id, "\"offer\" is", NULL, NULL);
+		consider(&u, r->tier_multiplier_pos, r->id,
+			 "\"tier_multiplier\" is", NULL, NULL);
+		for (size_t k = 0; k < r->offer.vars_len; k++)
+			consider_fields(&u, r, r->offer.vars[k].expr, r->offer_pos);
 	}
 	if (u.pos.line == 0)
 		return 0;
-	if (u.extra)
+	if (u.field)
+		snprintf(errstr, errstr_size,
+			 "%s:%d:%d: rule \"%s\": field \"%s\" is not kept by this version",
+			 program->path, u.pos.line, u.pos.col, u.rule_id, u.field);
+	else if (u.extra)
 		snprintf(errstr, errstr_size,
 			 "%s:%d:%d: rule \"%s\": trigger \"%s\" is not produced by this version of the engine",
 			 program->path, u.pos.line, u.pos.col, u.rule_id, u.extra);

@@ -44,6 +44,16 @@ const char *ly_expr_source(const ly_expr_t *expr)
 	return expr->src;
 }
 
+int ly_expr_reads_field(const ly_expr_t *expr, int field_id)
+{
+	for (size_t i = 0; i < expr->insns_len; i++) {
+		const ly_expr__insn_t *in = &expr->insns[i];
+		if ((in->op == OP_LOAD || in->op == OP_LBEGIN) && in->a == field_id)
+			return 1;
+	}
+	return 0;
+}
+
 void ly_expr_destroy(ly_expr_t *expr)
 {
 	if (!expr)

@@ -30,7 +30,7 @@ expect_exit 0 "$LOYALTYCTL" --help
 expect_exit 1 "$LOYALTYCTL" check "$LY_SOURCE_DIR/tests/unit/data/program/unknown-key.yaml"
 grep -qF 'unknown-key.yaml:9:5: unknown key "iff"' "$CASE_DIR/err" || fail "check: $(cat "$CASE_DIR/err")"
 expect_exit 0 "$LOYALTYCTL" check "$TEST_PROGRAM"
-grep -q 'on order.paid: 2' "$CASE_DIR/out" || fail "check summary: $(cat "$CASE_DIR/out")"
+grep -q 'on order.paid: 4' "$CASE_DIR/out" || fail "check summary: $(cat "$CASE_DIR/out")"
 printf 'kafka:\n  group_id: x\n  brokerz: b:9092\n' >"$CASE_DIR/bad.yaml"
 expect_exit 1 "$LOYALTYCTL" --config "$CASE_DIR/bad.yaml" migrate
 grep -qF "bad.yaml:3:3: unknown setting \"kafka.brokerz\"" "$CASE_DIR/err" || fail "config: $(cat "$CASE_DIR/err")"

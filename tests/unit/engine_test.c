@@ -16,6 +16,7 @@
 
 #include "loyalty/engine.h"
 #include "loyalty/event.h"
+#include "loyalty/expr.h"
 #include "loyalty/program.h"
 #include "loyalty/util.h"
 
@@ -426,6 +427,589 @@ static void test_existing_balances(void **state)
 	assert_int_equal(cs.changed, 1);
 }
 
+/* ---- if, active, stop, of expressions, customer.* ---- */
+
+/* Two outdoor lines (2 x 1250.00 and 1 x 3000.00) and a kitchen line. */
+static const ly_order_item_t outdoor_items[] = {
+	{"tent-2p", "outdoor", 2, 125000},
+	{"pan-28", "kitchen", 1, 99900},
+	{"stove", "outdoor", 1, 300000},
+};
+static const ly_order_item_t kitchen_items[] = {
+	{"pan-28", "kitchen", 3, 99900},
+};
+static const char *const coupons[] = {"WELCOME", "SUMMER10"};
+
+static ly_event_t survey_completed(int64_t nps)
+{
+	ly_event_t ev = {
+		.id = "evt-3",
+		.source = "shop",
+		.type = LY_EV_SURVEY_COMPLETED,
+		.time_us = EVENT_TIME_US,
+		.customer_id = "c-1",
+	};
+	ev.u.survey.survey_id = "s-1";
+	ev.u.survey.nps = nps;
+	ev.u.survey.csat = -1;
+	return ev;
+}
+
+/* Runs the engine and expects LY_EINVAL with exactly want. */
+static void apply_fails(fixture_t *f, ly_customer_state_t *cs,
+			const ly_event_t *ev, const char *want)
+{
+	ly_effects_t out;
+	char err[256] = "";
+	int rc = ly_engine_apply(&out, f->program, cs, ev, f->arena, err,
+				 sizeof(err));
+	assert_int_equal(rc, LY_EINVAL);
+	assert_string_equal(err, want);
+}
+
+static void test_if(void **state)
+{
+	fixture_t *f = *state;
+	load(f, HEAD "rules:\n"
+		     "  - {id: big, on: order.paid, if: order.total >= 100000, earn: {points: 50}}\n"
+		     "  - {id: evt, on: order.paid, if: 'event.id == \"evt-1\" and event.type == \"order.paid\" and event.source == \"shop\"', earn: {points: 7}}\n"
+		     "  - {id: coupon, on: order.paid, if: 'any(order.coupon_codes, item == \"SUMMER10\")', earn: {points: 3}}\n"
+		     "  - {id: detractor, on: survey.completed, if: survey.nps <= 6, earn: {points: 20}}\n"
+		     "  - {id: no-nps, on: survey.completed, if: not (survey.nps <= 6), earn: {points: 1}}\n");
+	ly_customer_state_t cs = {.customer_id = "c-1"};
+
+	/* true */
+	ly_event_t ev = order_paid(100000);
+	ly_effects_t out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 2);
+	assert_string_equal(out.postings[0].rule_id, "big");
+	assert_int_equal(out.postings[0].delta_available, 50);
+	assert_string_equal(out.postings[0].reason, "50");
+	assert_string_equal(out.postings[1].rule_id, "evt");
+	assert_int_equal(out.postings[1].delta_available, 7);
+	assert_int_equal(out.postings[1].available_after, 57);
+	assert_int_equal(cs.available, 57);
+
+	/* false: one minor unit below; another id; a coupon list */
+	ev = order_paid(99999);
+	ev.id = "evt-9";
+	ev.u.order_paid.coupon_codes = coupons;
+	ev.u.order_paid.coupon_codes_len = 2;
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 1);
+	assert_string_equal(out.postings[0].rule_id, "coupon");
+	assert_int_equal(out.postings[0].delta_available, 3);
+	assert_int_equal(cs.available, 60);
+	ev.u.order_paid.coupon_codes_len = 1; /* only WELCOME */
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 0);
+	assert_int_equal(cs.available, 60);
+
+	/* absent: a survey without an NPS score is no detractor */
+	cs = (ly_customer_state_t){.customer_id = "c-1"};
+	ev = survey_completed(-1);
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 1);
+	assert_string_equal(out.postings[0].rule_id, "no-nps");
+	assert_int_equal(cs.available, 1);
+	ev = survey_completed(6);
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 1);
+	assert_string_equal(out.postings[0].rule_id, "detractor");
+	assert_int_equal(out.postings[0].delta_available, 20);
+	assert_int_equal(cs.available, 21);
+	ev = survey_completed(7);
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 1);
+	assert_string_equal(out.postings[0].rule_id, "no-nps");
+	assert_int_equal(cs.available, 22);
+}
+
+/* The data of every input type reaches expressions. */
+static void test_if_fields_of_each_type(void **state)
+{
+	fixture_t *f = *state;
+	load(f, HEAD "rules:\n"
+		     "  - {id: p, on: customer.updated, if: 'profile.consent_sms and profile.birth_date < 2000-01-01 and profile.locale == \"tr\"', earn: {points: 1}}\n"
+		     "  - {id: p-absent, on: customer.updated, if: profile.referred_by == \"c-9\" or profile.first_name == \"\", earn: {points: 2}}\n"
+		     "  - {id: r, on: order.refunded, if: order.amount < 500 and order.order_id == \"o-1\", earn: {points: 4}}\n"
+		     "  - {id: rv, on: review.submitted, if: review.rating == 5 and review.verified_purchase and not review.has_photo and review.text_length == 0 and review.product_id == \"p-1\", earn: {points: 8}}\n"
+		     "  - {id: s, on: social.interaction, if: social.platform == \"x\" and social.action == \"share\" and social.url == \"\", earn: {points: 16}}\n"
+		     "  - {id: s-url, on: social.interaction, if: not (social.url == \"\"), earn: {points: 32}}\n"
+		     "  - {id: rd, on: points.redeem, if: redeem.reward == \"tl50\", earn: {points: 64}}\n"
+		     "  - {id: ad, on: points.adjust, if: adjust.points < 0 and adjust.reason == \"fix\", earn: {points: 128}}\n");
+	ly_customer_state_t cs = {.customer_id = "c-1"};
+	ly_event_t ev = {.id = "e", .source = "shop", .time_us = EVENT_TIME_US,
+			 .customer_id = "c-1"};
+
+	ev.type = LY_EV_CUSTOMER_UPDATED;
+	ev.u.customer = (ly_customer_data_t){.locale = "tr",
+					     .birth_date = "1999-12-31",
+					     .consent_email = LY_UNSET,
+					     .consent_sms = LY_TRUE};
+	ly_effects_t out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 1); /* p-absent: all absent */
+	assert_string_equal(out.postings[0].rule_id, "p");
+	ev.u.customer.birth_date = "2000-01-01";
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 0);
+
+	ev.type = LY_EV_ORDER_REFUNDED;
+	ev.u.refund = (ly_order_refund_t){.order_id = "o-1", .has_amount = 1,
+					  .amount = 499};
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 1);
+	assert_string_equal(out.postings[0].rule_id, "r");
+	ev.u.refund.has_amount = 0; /* absent: the whole rest */
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 0);
+
+	ev = review_submitted();
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 1);
+	assert_string_equal(out.postings[0].rule_id, "rv");
+
+	ev.type = LY_EV_SOCIAL_INTERACTION;
+	ev.u.social = (ly_social_t){"i-1", "x", "share", NULL};
+	out = apply_ok(f, &cs, &ev);
+	/* absent url: the comparison is false, so `not` of it is true */
+	assert_int_equal(out.postings_len, 1);
+	assert_string_equal(out.postings[0].rule_id, "s-url");
+	ev.u.social.url = "https://x.com/p/1";
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 1);
+	assert_string_equal(out.postings[0].rule_id, "s-url");
+	ev.u.social.url = "";
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 1);
+	assert_string_equal(out.postings[0].rule_id, "s");
+
+	ev.type = LY_EV_POINTS_REDEEM;
+	ev.u.redeem = (ly_redeem_t){"req-1", "tl50"};
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 1);
+	assert_string_equal(out.postings[0].rule_id, "rd");
+
+	ev.type = LY_EV_POINTS_ADJUST;
+	ev.u.adjust = (ly_adjust_t){"req-2", -5, "fix"};
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 1);
+	assert_string_equal(out.postings[0].rule_id, "ad");
+
+	assert_int_equal(cs.available, 1 + 4 + 8 + 32 + 32 + 16 + 64 + 128);
+}
+
+/* SPEC section 5's summer-outdoor rule, without its budget. */
+static void test_of_expression(void **state)
+{
+	fixture_t *f = *state;
+	load(f, HEAD "rules:\n"
+		     "  - id: summer-outdoor\n"
+		     "    on: order.paid\n"
+		     "    if: any(order.items, item.category == \"outdoor\")\n"
+		     "    earn: {per: 100, points: 2, of: 'sum(order.items, item.category == \"outdoor\", item.unit_price * item.quantity)'}\n");
+	ly_customer_state_t cs = {.customer_id = "c-1", .available = 5};
+	ly_event_t ev = order_paid(649900);
+	ev.u.order_paid.items = outdoor_items;
+	ev.u.order_paid.items_len = LY_ARRAY_LEN(outdoor_items);
+
+	ly_effects_t out = apply_ok(f, &cs, &ev);
+
+	/* 2 x 125000 + 1 x 300000 = 550000; the pan does not count */
+	assert_int_equal(out.postings_len, 1);
+	const ly_posting_t *p = &out.postings[0];
+	assert_string_equal(p->rule_id, "summer-outdoor");
+	assert_int_equal(p->delta_available, 11000);
+	assert_int_equal(p->delta_pending, 0);
+	assert_string_equal(p->reason, "floor(550000/100)*2");
+	assert_int_equal(p->available_at_us, EVENT_TIME_US);
+	assert_int_equal(p->available_after, 11005);
+	assert_int_equal(cs.available, 11005);
+
+	/* no outdoor line: `if` is false */
+	ev.u.order_paid.items = kitchen_items;
+	ev.u.order_paid.items_len = LY_ARRAY_LEN(kitchen_items);
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 0);
+	/* no items at all */
+	ev.u.order_paid.items_len = 0;
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 0);
+	assert_int_equal(cs.available, 11005);
+}
+
+static void test_of_absent_and_negative(void **state)
+{
+	fixture_t *f = *state;
+	load(f, HEAD "rules:\n"
+		     "  - {id: nps, on: survey.completed, earn: {per: 1, points: 10, of: survey.nps}}\n"
+		     "  - {id: over, on: order.paid, earn: {per: 100, points: 1, of: order.total - 100000}}\n");
+	ly_customer_state_t cs = {.customer_id = "c-1", .available = 3};
+
+	ly_event_t ev = survey_completed(-1); /* no score: no posting */
+	ly_effects_t out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 0);
+	assert_int_equal(cs.changed, 0);
+	ev = survey_completed(0); /* 0 points: no posting either */
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 0);
+	ev = survey_completed(7);
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 1);
+	assert_int_equal(out.postings[0].delta_available, 70);
+	assert_string_equal(out.postings[0].reason, "floor(7/1)*10");
+
+	/* negative: no negative earning */
+	ev = order_paid(50000);
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 0);
+	assert_int_equal(cs.available, 73);
+	ev = order_paid(100099);
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 0);
+	ev = order_paid(100100);
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 1);
+	assert_string_equal(out.postings[0].reason, "floor(100/100)*1");
+	assert_int_equal(cs.available, 74);
+}
+
+static void test_active_edges(void **state)
+{
+	fixture_t *f = *state;
+	load(f, "version: 1\nprogram: {name: shop, timezone: Europe/Istanbul}\n"
+		"rules:\n"
+		"  - {id: summer, on: review.submitted, active: {from: 2026-06-01, until: 2026-09-01}, earn: {points: 1}}\n"
+		"  - {id: from-only, on: review.submitted, active: {from: 2026-06-01}, earn: {points: 10}}\n"
+		"  - {id: until-only, on: review.submitted, active: {until: 2026-09-01}, earn: {points: 100}}\n");
+	/* Istanbul is UTC+3 all year: local midnight is 21:00Z the day before */
+	static const struct {
+		const char *utc;
+		int64_t points;
+	} cases[] = {
+		{"2026-05-31T20:59:59Z", 100},
+		{"2026-05-31T21:00:00Z", 111},
+		{"2026-07-15T12:00:00Z", 111},
+		{"2026-08-31T20:59:59.999999Z", 111},
+		{"2026-08-31T21:00:00Z", 10},
+		{"2027-01-01T00:00:00Z", 10},
+	};
+	for (size_t i = 0; i < LY_ARRAY_LEN(cases); i++) {
+		ly_customer_state_t cs = {.customer_id = "c-1"};
+		ly_event_t ev = review_submitted();
+		assert_int_equal(ly_time_parse_rfc3339(cases[i].utc, &ev.time_us), 0);
+		ly_effects_t out = apply_ok(f, &cs, &ev);
+		if (cs.available != cases[i].points)
+			print_error("at %s\n", cases[i].utc);
+		assert_int_equal(cs.available, cases[i].points);
+		for (size_t k = 0; k < out.postings_len; k++)
+			assert_int_equal(out.postings[k].available_at_us, ev.time_us);
+	}
+}
+
+static void test_stop(void **state)
+{
+	fixture_t *f = *state;
+	load(f, HEAD "rules:\n"
+		     "  - {id: a, on: order.paid, earn: {points: 1}}\n"
+		     "  - {id: b, on: order.paid, if: order.total >= 1000, stop: true, earn: {per: 1000, points: 10, of: order.total}}\n"
+		     "  - {id: c, on: order.paid, earn: {points: 100}}\n"
+		     "  - {id: d, on: review.submitted, earn: {points: 1000}}\n");
+	ly_customer_state_t cs = {.customer_id = "c-1"};
+
+	/* b fires: a before it stays, c after it is skipped */
+	ly_event_t ev = order_paid(2500);
+	ly_effects_t out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 2);
+	assert_string_equal(out.postings[0].rule_id, "a");
+	assert_string_equal(out.postings[1].rule_id, "b");
+	assert_string_equal(out.postings[1].reason, "floor(2500/1000)*10");
+	assert_int_equal(cs.available, 21);
+
+	/* b's `if` is false: b does not fire, c runs */
+	ev = order_paid(999);
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 2);
+	assert_string_equal(out.postings[0].rule_id, "a");
+	assert_string_equal(out.postings[1].rule_id, "c");
+	assert_int_equal(cs.available, 122);
+
+	/* stop is per event: the next event runs every rule again */
+	ev = review_submitted();
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 1);
+	assert_string_equal(out.postings[0].rule_id, "d");
+	assert_int_equal(cs.available, 1122);
+
+	/* a rule fires when its active window and `if` hold, even when it
+	 * earns nothing this time; then it still stops the rest */
+	load(f, HEAD "rules:\n"
+		     "  - {id: b, on: order.paid, stop: true, earn: {per: 1000, points: 10, of: order.total}}\n"
+		     "  - {id: c, on: order.paid, earn: {points: 100}}\n");
+	cs = (ly_customer_state_t){.customer_id = "c-1"};
+	ev = order_paid(999);
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 0);
+	assert_int_equal(cs.available, 0);
+	assert_int_equal(cs.changed, 0);
+}
+
+static void test_customer_balances_before_event(void **state)
+{
+	fixture_t *f = *state;
+	load(f, HEAD "points: {pending_days: 14}\n"
+		     "rules:\n"
+		     "  - {id: base, on: order.paid, earn: {points: 100, pending: false}}\n"
+		     "  - {id: loyal, on: order.paid, if: customer.points_available >= 100, earn: {points: 5, pending: false}}\n"
+		     "  - {id: waiting, on: order.paid, if: customer.points_pending == 40, earn: {points: 1}}\n");
+	ly_customer_state_t cs = {.customer_id = "c-1", .available = 0,
+				  .pending = 40};
+
+	/* base credits 100 first, but loyal sees the balance before the event */
+	ly_event_t ev = order_paid(1000);
+	ly_effects_t out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 2);
+	assert_string_equal(out.postings[0].rule_id, "base");
+	assert_string_equal(out.postings[1].rule_id, "waiting");
+	assert_int_equal(out.postings[1].delta_pending, 1);
+	assert_int_equal(cs.available, 100);
+	assert_int_equal(cs.pending, 41);
+
+	/* next event: 100 available before it, 41 pending */
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 2);
+	assert_string_equal(out.postings[0].rule_id, "base");
+	assert_string_equal(out.postings[1].rule_id, "loyal");
+	assert_int_equal(out.postings[1].available_after, 205);
+	assert_int_equal(cs.available, 205);
+	assert_int_equal(cs.pending, 41);
+}
+
+static void test_evaluation_error(void **state)
+{
+	fixture_t *f = *state;
+	load(f, HEAD "rules:\n"
+		     "  - {id: first, on: order.paid, earn: {points: 5}}\n"
+		     "  - {id: ratio, on: order.paid, if: 100 / (order.total - 500) > 0, earn: {points: 1}}\n"
+		     "  - id: big\n"
+		     "    on: review.submitted\n"
+		     "    earn: {per: 1, points: 1, of: review.rating * 9223372036854775807}\n");
+	ly_customer_state_t cs = {.customer_id = "c-1", .available = 10, .pending = 20};
+
+	ly_event_t ev = order_paid(500);
+	apply_fails(f, &cs, &ev, "rule \"ratio\": prog.yaml:5:41: division by zero");
+	/* the first rule's 5 points did not leak into the state */
+	assert_int_equal(cs.available, 10);
+	assert_int_equal(cs.pending, 20);
+	assert_int_equal(cs.changed, 0);
+
+	ev = review_submitted(); /* rating 5 */
+	apply_fails(f, &cs, &ev,
+		    "rule \"big\": prog.yaml:8:49: integer overflow in \"*\"");
+	assert_int_equal(cs.available, 10);
+	assert_int_equal(cs.changed, 0);
+
+	/* the same program on good input */
+	ev = order_paid(600);
+	ly_effects_t out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 2);
+	assert_int_equal(cs.available, 16);
+}
+
+static void assert_check_refuses(fixture_t *f, const char *yaml,
+				 const char *want)
+{
+	char err[512] = "";
+	load(f, yaml);
+	int rc = ly_engine_check_program(f->program, err, sizeof(err));
+	if (rc != LY_EINVAL || strcmp(err, want) != 0)
+		print_error("yaml:\n%s\nwant: %s\ngot:  %s (rc %d)\n", yaml,
+			    want, err, rc);
+	assert_int_equal(rc, LY_EINVAL);
+	assert_string_equal(err, want);
+}
+
+static void test_check_program(void **state)
+{
+	fixture_t *f = *state;
+	char err[512] = "";
+
+#define RULES HEAD "rules:\n"
+	load(f, RULES
+		     "  - {id: a, on: order.paid, earn: {per: 100, points: 1, of: order.total}}\n"
+		     "  - {id: b, on: review.submitted, earn: {points: 5, pending: true}, stop: false}\n");
+	assert_int_equal(ly_engine_check_program(f->program, err, sizeof(err)), 0);
+
+	/* customer.* fields this version does not keep, wherever they are read */
+#define R(x) RULES "  - id: x\n    on: order.paid\n    earn: {points: 1}\n" x
+	assert_check_refuses(f, R("    if: customer.order_count == 0\n"),
+			     "prog.yaml:7:5: rule \"x\": field \"customer.order_count\" is not kept by this version");
+	assert_check_refuses(f, R("    if: customer.points_available > 0 and customer.tier == \"gold\"\n"),
+			     "prog.yaml:7:5: rule \"x\": field \"customer.tier\" is not kept by this version");
+	assert_check_refuses(f, R("    if: 'any(order.items, item.quantity > customer.days_since_last_order)'\n"),
+			     "prog.yaml:7:5: rule \"x\": field \"customer.days_since_last_order\" is not kept by this version");
+	assert_check_refuses(f, RULES "  - {id: x, on: order.paid, earn: {points: 1, per: 100, of: order.total - customer.lifetime_spend}}\n",
+			     "prog.yaml:4:57: rule \"x\": field \"customer.lifetime_spend\" is not kept by this version");
+	assert_check_refuses(f, RULES "  - {id: x, on: review.submitted, if: customer.birthday_today, earn: {points: 1}}\n",
+			     "prog.yaml:4:35: rule \"x\": field \"customer.birthday_today\" is not kept by this version");
+
+	/* if, active, stop and `of` expressions run */
+	load(f, RULES
+		     "  - id: summer-outdoor\n"
+		     "    on: order.paid\n"
+		     "    active: {from: 2026-06-01, until: 2026-09-01}\n"
+		     "    if: any(order.items, item.category == \"outdoor\") and customer.points_available >= 0\n"
+		     "    stop: true\n"
+		     "    earn: {per: 100, points: 2, of: 'sum(order.items, item.category == \"outdoor\", item.unit_price * item.quantity) - customer.points_pending'}\n"
+		     "  - {id: detractor, on: survey.completed, if: survey.nps <= 6, earn: {points: 20}}\n");
+	assert_int_equal(ly_engine_check_program(f->program, err, sizeof(err)), 0);
+
+	/* not evaluated yet */
+	assert_check_refuses(f, R("    limit: {count: 1, per: day}\n"),
+			     "prog.yaml:7:5: rule \"x\": \"limit\" is not evaluated by this version of the engine");
+	assert_check_refuses(f, R("    budget: {points: 10}\n"),
+			     "prog.yaml:7:5: rule \"x\": \"budget\" is not evaluated by this version of the engine");
+	assert_check_refuses(f, R("    issue: {gift_card: {amount: 1, valid_days: 1}}\n"),
+			     "prog.yaml:7:5: rule \"x\": \"issue\" is not evaluated by this version of the engine");
+	assert_check_refuses(f, R("    offer: {template: t, channels: [sms], vars: {n: customer.clv}}\n"),
+			     "prog.yaml:7:5: rule \"x\": \"offer\" is not evaluated by this version of the engine");
+#undef R
+	assert_check_refuses(f, "version: 1\nprogram: {name: acme}\n"
+				"rules: [{id: a, on: order.paid, earn: {points: 1, tier_multiplier: true}}]\n"
+				"tiers: {levels: [{name: a, min_spend: 0}]}\n",
+			     "prog.yaml:3:51: rule \"a\": \"tier_multiplier\" is not evaluated by this version of the engine");
+	assert_check_refuses(f, RULES "  - {id: x, on: customer.birthday, earn: {points: 1}}\n",
+			     "prog.yaml:4:17: rule \"x\": trigger \"customer.birthday\" is not produced by this version of the engine");
+	assert_check_refuses(f, "version: 1\nprogram: {name: acme}\n"
+				"tiers: {levels: [{name: a, min_spend: 0}]}\n"
+				"rules: [{id: a, on: order.paid, earn: {points: 1}}]\n",
+			     "prog.yaml:3:1: \"tiers\" are not evaluated by this version of the engine");
+	assert_check_refuses(f, "version: 1\nprogram: {name: acme}\n"
+				"rules: [{id: a, on: order.paid, earn: {points: 1}}]\n"
+				"rewards: [{id: r, cost: 1, issue: {gift_card: {amount: 1, valid_days: 1}}}]\n",
+			     "prog.yaml:4:1: \"rewards\" are not evaluated by this version of the engine");
+	/* the first in file order, whichever kind it is */
+	assert_check_refuses(f, RULES "  - {id: a, on: order.paid, earn: {points: 1}, budget: {points: 5}}\n"
+				"  - {id: b, on: order.paid, earn: {points: 1}, if: customer.segment == \"new\"}\n",
+			     "prog.yaml:4:48: rule \"a\": \"budget\" is not evaluated by this version of the engine");
+	assert_check_refuses(f, RULES "  - {id: a, on: order.paid, earn: {points: 1}, if: customer.segment == \"new\"}\n"
+				"  - {id: b, on: order.paid, earn: {points: 1}, budget: {points: 5}}\n",
+			     "prog.yaml:4:48: rule \"a\": field \"customer.segment\" is not kept by this version");
+#undef RULES
+}
+
+static void test_expr_reads_field(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *src;
+		int id;
+		int reads;
+	} cases[] = {
+		{"sum(order.items, item.category == \"x\", item.unit_price)", LY_FIELD_ORDER_ITEMS, 1},
+		{"sum(order.items, item.category == \"x\", item.unit_price)", LY_FIELD_ITEM_CATEGORY, 1},
+		{"sum(order.items, item.category == \"x\", item.unit_price)", LY_FIELD_ITEM_UNIT_PRICE, 1},
+		{"sum(order.items, item.category == \"x\", item.unit_price)", LY_FIELD_ITEM_QUANTITY, 0},
+		{"sum(order.items, item.category == \"x\", item.unit_price)", LY_FIELD_ORDER_TOTAL, 0},
+		{"count(order.coupon_codes, true)", LY_FIELD_ORDER_COUPON_CODES, 1},
+		/* read even where short-circuiting would skip it */
+		{"false and customer.order_count == 0", LY_FIELD_CUSTOMER_ORDER_COUNT, 1},
+		{"order.total + customer.clv", LY_FIELD_CUSTOMER_CLV, 1},
+		{"order.total + customer.clv", LY_FIELD_CUSTOMER_TIER, 0},
+		{"42", LY_FIELD_ORDER_TOTAL, 0},
+	};
+	const ly_expr_schema_t *schema = ly_program_schema(LY_EV_ORDER_PAID,
+							   LY_TRIGGER_NONE);
+	for (size_t i = 0; i < LY_ARRAY_LEN(cases); i++) {
+		ly_expr_t *e = NULL;
+		char err[256] = "";
+		int rc = ly_expr_compile(&e, cases[i].src, strlen(cases[i].src),
+					 schema, LY_TYPE_ANY, "t", 1, 1, err,
+					 sizeof(err));
+		if (rc)
+			print_error("%s: %s\n", cases[i].src, err);
+		assert_int_equal(rc, 0);
+		if (ly_expr_reads_field(e, cases[i].id) != cases[i].reads)
+			print_error("%s: field %d\n", cases[i].src, cases[i].id);
+		assert_int_equal(ly_expr_reads_field(e, cases[i].id), cases[i].reads);
+		ly_expr_destroy(e);
+	}
+}
+
+/* Replaying the same events on fresh states gives the same postings, byte
+ * for byte: the worker, replay and backtest rely on it. */
+static void run_sequence(fixture_t *f, ly_arena_t *arena, char *log,
+			 size_t log_size)
+{
+	ly_customer_state_t cs = {.customer_id = "c-1"};
+	ly_event_t evs[6];
+	evs[0] = order_paid(649900);
+	evs[0].u.order_paid.items = outdoor_items;
+	evs[0].u.order_paid.items_len = LY_ARRAY_LEN(outdoor_items);
+	evs[1] = review_submitted();
+	evs[2] = survey_completed(3);
+	evs[3] = order_paid(12345);
+	evs[4] = survey_completed(-1);
+	evs[5] = evs[0];
+	evs[5].time_us = EVENT_TIME_US - 200 * DAY_US; /* before summer */
+	size_t used = 0;
+	log[0] = '\0';
+	for (size_t i = 0; i < LY_ARRAY_LEN(evs); i++) {
+		ly_effects_t out;
+		char err[256] = "";
+		assert_int_equal(ly_engine_apply(&out, f->program, &cs, &evs[i],
+						 arena, err, sizeof(err)),
+				 0);
+		for (size_t k = 0; k < out.postings_len; k++) {
+			const ly_posting_t *p = &out.postings[k];
+			int n = snprintf(log + used, log_size - used,
+					 "%zu %s %lld %lld %lld %lld %s %lld %lld\n", i,
+					 p->rule_id, (long long)p->delta_available,
+					 (long long)p->delta_pending,
+					 (long long)p->available_at_us,
+					 (long long)p->expires_at_us, p->reason,
+					 (long long)p->available_after,
+					 (long long)p->pending_after);
+			assert_true(n > 0 && (size_t)n < log_size - used);
+			used += (size_t)n;
+		}
+	}
+}
+
+static void test_determinism(void **state)
+{
+	fixture_t *f = *state;
+	load(f, HEAD "points: {pending_days: 14, expire_days: 365}\n"
+		     "rules:\n"
+		     "  - {id: base, on: order.paid, earn: {per: 100, points: 1, of: order.total}}\n"
+		     "  - id: summer-outdoor\n"
+		     "    on: order.paid\n"
+		     "    active: {from: 2026-06-01, until: 2026-12-01}\n"
+		     "    if: any(order.items, item.category == \"outdoor\")\n"
+		     "    stop: true\n"
+		     "    earn: {per: 100, points: 2, of: 'sum(order.items, item.category == \"outdoor\", item.unit_price * item.quantity)'}\n"
+		     "  - {id: plain, on: order.paid, earn: {points: 9}}\n"
+		     "  - {id: review, on: review.submitted, if: customer.points_pending > 0, earn: {points: 50}}\n"
+		     "  - {id: sorry, on: survey.completed, if: survey.nps <= 6, earn: {points: 25}}\n");
+	static char a[4096], b[4096];
+	ly_arena_t *other = ly_arena_new(64); /* another arena, other layout */
+	assert_non_null(other);
+	run_sequence(f, f->arena, a, sizeof(a));
+	run_sequence(f, other, b, sizeof(b));
+	ly_arena_destroy(other);
+	assert_string_equal(a, b);
+	/* and it is the expected sequence */
+	assert_string_equal(a,
+		"0 base 0 6499 1796551200000000 1828087200000000 floor(649900/100)*1 0 6499\n"
+		"0 summer-outdoor 0 11000 1796551200000000 1828087200000000 floor(550000/100)*2 0 17499\n"
+		"1 review 50 0 1795341600000000 1826877600000000 50 50 17499\n"
+		"2 sorry 25 0 1795341600000000 1826877600000000 25 75 17499\n"
+		"3 base 0 123 1796551200000000 1828087200000000 floor(12345/100)*1 75 17622\n"
+		"3 plain 0 9 1796551200000000 1828087200000000 9 75 17631\n"
+		"5 base 0 6499 1779271200000000 1810807200000000 floor(649900/100)*1 75 24130\n"
+		"5 plain 0 9 1779271200000000 1810807200000000 9 75 24139\n");
+}
+
 /* Codes: the values were computed by an independent HMAC-SHA256 in Python
  * (hmac.new(secret, source\0id\0rule\0 + be32(n) + be32(block))). */
 static void test_codes(void **state)
@@ -471,6 +1055,17 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_earn_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_balance_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_existing_balances, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_if, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_if_fields_of_each_type, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_of_expression, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_of_absent_and_negative, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_active_edges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_customer_balances_before_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_evaluation_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_program, setup, teardown),
+		cmocka_unit_test(test_expr_reads_field),
+		cmocka_unit_test_setup_teardown(test_determinism, setup, teardown),
 		cmocka_unit_test(test_codes),
 	};
 

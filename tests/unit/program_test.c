@@ -1028,25 +1028,26 @@ static void test_engine_check(void **state)
 	assert_int_equal(ly_engine_check_program(p, err, sizeof(err)), 0);
 	assert_int_equal(p->rules[0].earn_of, LY_OF_ORDER_TOTAL);
 	ly_program_destroy(p);
+	/* if, active, stop and `of` expressions run (engine_test.c checks
+	 * how) */
+	p = load_ok(HEAD "  - {id: a, on: order.paid, if: customer.points_available > 0, active: {from: 2026-06-01, until: 2026-09-01}, stop: true, earn: {points: 1, per: 100, of: order.total - 100}}\n");
+	assert_int_equal(ly_engine_check_program(p, err, sizeof(err)), 0);
+	ly_program_destroy(p);
 
 #define R(x) HEAD "  - id: x\n    on: order.paid\n    earn: {points: 1}\n" x
-	assert_engine_refuses(R("    if: order.total > 0\n"),
-			      "prog.yaml:7:5: rule \"x\": \"if\" is not evaluated by this version of the engine");
-	assert_engine_refuses(R("    active: {from: 2026-01-01}\n"),
-			      "prog.yaml:7:5: rule \"x\": \"active\" is not evaluated by this version of the engine");
 	assert_engine_refuses(R("    limit: {count: 1, per: day}\n"),
 			      "prog.yaml:7:5: rule \"x\": \"limit\" is not evaluated by this version of the engine");
 	assert_engine_refuses(R("    budget: {points: 10}\n"),
 			      "prog.yaml:7:5: rule \"x\": \"budget\" is not evaluated by this version of the engine");
-	assert_engine_refuses(R("    stop: true\n"),
-			      "prog.yaml:7:5: rule \"x\": \"stop\" is not evaluated by this version of the engine");
 	assert_engine_refuses(R("    issue: {gift_card: {amount: 1, valid_days: 1}}\n"),
 			      "prog.yaml:7:5: rule \"x\": \"issue\" is not evaluated by this version of the engine");
 	assert_engine_refuses(R("    offer: {template: t, channels: [sms]}\n"),
 			      "prog.yaml:7:5: rule \"x\": \"offer\" is not evaluated by this version of the engine");
+	assert_engine_refuses(R("    if: customer.order_count == 0\n"),
+			      "prog.yaml:7:5: rule \"x\": field \"customer.order_count\" is not kept by this version");
 #undef R
-	assert_engine_refuses(HEAD "  - {id: x, on: order.paid, earn: {points: 1, per: 100, of: order.total - 100}}\n",
-			      "prog.yaml:4:57: rule \"x\": \"of\" other than order.total is not evaluated by this version of the engine");
+	assert_engine_refuses(HEAD "  - {id: x, on: order.paid, earn: {points: 1, per: 100, of: order.total - customer.clv}}\n",
+			      "prog.yaml:4:57: rule \"x\": field \"customer.clv\" is not kept by this version");
 	assert_engine_refuses(HEAD "  - {id: x, on: tier.changed, earn: {points: 1}}\n",
 			      "prog.yaml:4:17: rule \"x\": trigger \"tier.changed\" is not produced by this version of the engine");
 	assert_engine_refuses("version: 1\nprogram: {name: acme}\n"
