@@ -23,6 +23,9 @@ void ctl_usage(FILE *f)
 		"  balance CUSTOMER [--json]  a customer's points\n"
 		"  history CUSTOMER [--json]  a customer's ledger, oldest first\n"
 		"  check PROGRAM              validate a program file and summarise it\n"
+		"  explain PROGRAM EVENT.json [--available N] [--pending N]\n"
+		"                             which rules fire on an event and why not\n"
+		"                             (writes nothing)\n"
 		"  produce [--count N] [--seed S] [--customers C] [--brokers LIST] [--stdout]\n"
 		"                             write N realistic sample events\n"
 		"  topics [--partitions N] [--replication R] [--brokers LIST]\n"
@@ -79,6 +82,7 @@ static const struct {
 	{"balance", ctl_balance},   {"history", ctl_history},
 	{"check", ctl_check},       {"produce", ctl_produce},
 	{"topics", ctl_topics},     {"config-doc", ctl_config_doc},
+	{"explain", ctl_explain},
 };
 
 int main(int argc, char **argv)

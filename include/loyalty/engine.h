@@ -56,6 +56,47 @@ int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
 		    ly_customer_state_t *state, const ly_event_t *ev,
 		    ly_arena_t *arena, char *errstr, size_t errstr_size);
 
+/* What became of one rule for one event, in the order the engine asks. */
+typedef enum ly_rule_outcome {
+	LY_RULE_SKIPPED = 1, /* `on` another event type */
+	LY_RULE_NOT_ACTIVE,  /* the event time is outside `active` */
+	LY_RULE_IF_FALSE,    /* `if` is false (or absent) */
+	LY_RULE_STOPPED,     /* an earlier firing rule had `stop: true` */
+	LY_RULE_FIRED,       /* fired; earned points (maybe 0) */
+} ly_rule_outcome_t;
+
+/*
+ * One rule's line of an explanation, for people. why is the whole line
+ * after the rule id, e.g. `skipped: on review.submitted`, `not active:
+ * 2026-11-01T23:59:00+03:00 is outside [2026-06-01, 2026-09-01)
+ * Europe/Istanbul`, `if false: order.total >= 100000: 99000 >= 100000 ->
+ * false`, `stopped by rule "photo-review"`, `fired: +1250 pending until
+ * 2026-12-06T10:00:00Z: floor(125099/100)*1`, `fired: +25 available: 25`
+ * or `fired: 0 points (floor(99/100)*1)`.
+ */
+typedef struct ly_rule_trace {
+	const ly_rule_t *rule; /* borrowed from the program */
+	ly_rule_outcome_t outcome;
+	const char *why;    /* arena */
+	int64_t points;     /* LY_RULE_FIRED: what it earned; else 0 */
+	const char *reason; /* LY_RULE_FIRED: how (arena), NULL if nothing to
+			     * say; else NULL */
+} ly_rule_trace_t;
+
+/*
+ * ly_engine_apply, explained: the same evaluation by the same code, and
+ * besides *out one trace per rule of the program in file order in
+ * *traces (arena, program->rules_len long on success). state is updated
+ * as ly_engine_apply updates it; the caller that only wants to look
+ * passes a copy. On an evaluation error (LY_EINVAL, errstr as for
+ * ly_engine_apply) *traces holds the rules before the failing one and
+ * *traces_len says how many. Writes nothing anywhere else.
+ */
+int ly_engine_explain(ly_rule_trace_t **traces, size_t *traces_len,
+		      ly_effects_t *out, const ly_program_t *program,
+		      ly_customer_state_t *state, const ly_event_t *ev,
+		      ly_arena_t *arena, char *errstr, size_t errstr_size);
+
 /*
  * Whether this version of the engine runs program as written. The loader
  * accepts the whole language of SPEC section 5; the engine evaluates only

@@ -268,18 +268,20 @@ static int eval(const ly_rule_t *rule, const ly_expr_t *expr,
 /* ---- rules ---- */
 
 /* Whether rule fires on ev: its active window holds and its `if` is true
- * (an absent result is false). */
+ * (an absent result is false). *outcome says which, or LY_RULE_FIRED. */
 static int rule_fires(const ly_program_t *program, const ly_rule_t *rule,
 		      const ly_event_t *ev, const ly_expr_env_t *env,
-		      int *fires, char *errstr, size_t errstr_size)
+		      ly_rule_outcome_t *outcome, char *errstr,
+		      size_t errstr_size)
 {
-	*fires = 0;
+	*outcome = LY_RULE_NOT_ACTIVE;
 	if (rule->has_active_from &&
 	    ev->time_us < ly_tz_day_start_us(program->tz, rule->active_from_day))
 		return 0;
 	if (rule->has_active_until &&
 	    ev->time_us >= ly_tz_day_start_us(program->tz, rule->active_until_day))
 		return 0;
+	*outcome = LY_RULE_IF_FALSE;
 	if (rule->if_expr) {
 		ly_value_t v;
 		int rc = eval(rule, rule->if_expr, env, &v, errstr, errstr_size);
@@ -289,7 +291,7 @@ static int rule_fires(const ly_program_t *program, const ly_rule_t *rule,
 		if (v.absent || !v.u.b)
 			return 0;
 	}
-	*fires = 1;
+	*outcome = LY_RULE_FIRED;
 	return 0;
 }
 
@@ -323,8 +325,9 @@ static int earn_base(const ly_rule_t *rule, const ly_event_t *ev,
 	return LY_EINVAL;
 }
 
-/* Points a rule earns on ev, with the reason that explains the number;
- * *reason NULL when it earns nothing. */
+/* Points a rule earns on ev, with the reason that explains the number
+ * (also when it is 0: "floor(99/100)*1", "survey.nps is absent",
+ * "-500 is negative"). */
 static int rule_points(const ly_rule_t *rule, const ly_event_t *ev,
 		       const ly_expr_env_t *env, int64_t *points,
 		       const char **reason, ly_arena_t *arena, char *errstr,
@@ -340,10 +343,15 @@ static int rule_points(const ly_rule_t *rule, const ly_event_t *ev,
 	int64_t base;
 	int absent;
 	int rc = earn_base(rule, ev, env, &base, &absent, errstr, errstr_size);
-	if (rc || absent)
+	if (rc)
 		return rc;
-	if (base < 0) /* no negative earning: a refund is its own event */
-		return 0;
+	if (absent)
+		*reason = ly_arena_printf(arena, "%s is absent",
+					  ly_expr_source(rule->earn_of_expr));
+	else if (base < 0) /* no negative earning: a refund is its own event */
+		*reason = ly_arena_printf(arena, "%lld is negative", (long long)base);
+	if (absent || base < 0)
+		return *reason ? 0 : LY_ENOMEM;
 	int64_t units = base / rule->earn_per;
 	if (ly_mul_i64(units, rule->earn_points, points)) {
 		snprintf(errstr, errstr_size,
@@ -358,9 +366,99 @@ static int rule_points(const ly_rule_t *rule, const ly_event_t *ev,
 	return *reason ? 0 : LY_ENOMEM;
 }
 
-int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
-		    ly_customer_state_t *state, const ly_event_t *ev,
-		    ly_arena_t *arena, char *errstr, size_t errstr_size)
+/* ---- explaining ---- */
+
+/* "2026-11-01T23:59:00+03:00": us as local time in tz, with its offset. */
+static void format_local(char *buf, size_t size, const ly_tz_t *tz, int64_t us)
+{
+	int64_t off_us = ly_tz_offset_us(tz, us);
+	char t[48];
+	ly_time_format_rfc3339(us + off_us, t, sizeof(t));
+	size_t len = strlen(t);
+	if (len > 0 && t[len - 1] == 'Z')
+		t[len - 1] = '\0';
+	int64_t off_min = (off_us < 0 ? -off_us : off_us) / 60000000;
+	snprintf(buf, size, "%s%c%02lld:%02lld", t, off_us < 0 ? '-' : '+',
+		 (long long)(off_min / 60), (long long)(off_min % 60));
+}
+
+/* "2026-06-01", or "..." for an open end. */
+static void format_day(char *buf, size_t size, int has, int64_t day)
+{
+	int y, m, d;
+	if (!has) {
+		snprintf(buf, size, "...");
+		return;
+	}
+	ly_civil_from_days(day, &y, &m, &d);
+	snprintf(buf, size, "%04d-%02d-%02d", y, m, d);
+}
+
+/* The why of a rule that did not fire (trace->outcome set); arena text. */
+static const char *why_not(const ly_program_t *program, const ly_rule_t *rule,
+			   const ly_rule_t *stopped_by, const ly_event_t *ev,
+			   const ly_expr_env_t *env, ly_rule_outcome_t outcome,
+			   ly_arena_t *arena)
+{
+	char when[64], from[16], until[16];
+	switch (outcome) {
+	case LY_RULE_SKIPPED:
+		return ly_arena_printf(arena, "skipped: on %s", ly_rule_on_name(rule));
+	case LY_RULE_STOPPED:
+		return ly_arena_printf(arena, "stopped by rule \"%s\"", stopped_by->id);
+	case LY_RULE_NOT_ACTIVE:
+		format_local(when, sizeof(when), program->tz, ev->time_us);
+		format_day(from, sizeof(from), rule->has_active_from,
+			   rule->active_from_day);
+		format_day(until, sizeof(until), rule->has_active_until,
+			   rule->active_until_day);
+		return ly_arena_printf(arena, "not active: %s is outside [%s, %s) %s",
+				       when, from, until, program->timezone);
+	case LY_RULE_IF_FALSE: {
+		ly_buf_t b = {0};
+		const char *why = NULL;
+		if (ly_buf_puts(&b, "if false: ") == 0 &&
+		    ly_expr_explain(rule->if_expr, env, &b) == 0)
+			why = ly_arena_strdup(arena, b.data);
+		ly_buf_free(&b);
+		return why;
+	}
+	case LY_RULE_FIRED:
+		break;
+	}
+	LY_ASSERT(!"why_not of a fired rule");
+	return NULL;
+}
+
+/* The why of a fired rule; arena text. */
+static const char *why_fired(const ly_posting_t *p, int64_t points,
+			     const char *reason, ly_arena_t *arena)
+{
+	const char *how = reason ? reason : "";
+	if (!p)
+		return ly_arena_printf(arena, reason ? "fired: 0 points (%s)"
+						     : "fired: 0 points%s", how);
+	if (p->delta_pending) {
+		char until[48];
+		ly_time_format_rfc3339(p->available_at_us, until, sizeof(until));
+		return ly_arena_printf(arena, "fired: +%lld pending until %s: %s",
+				       (long long)points, until, how);
+	}
+	return ly_arena_printf(arena, "fired: +%lld available: %s",
+			       (long long)points, how);
+}
+
+/* ---- the run ---- */
+
+/*
+ * The one evaluation behind ly_engine_apply and ly_engine_explain: traces
+ * NULL runs it without explaining, else one trace per rule goes there
+ * (room for program->rules_len) and *traces_len counts them as they come.
+ */
+static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
+	       const ly_program_t *program, ly_customer_state_t *state,
+	       const ly_event_t *ev, ly_arena_t *arena, char *errstr,
+	       size_t errstr_size)
 {
 	out->postings = NULL;
 	out->postings_len = 0;
@@ -368,37 +466,52 @@ int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
 	for (size_t i = 0; i < program->rules_len; i++)
 		matching += program->rules[i].on == ev->type &&
 			    program->rules[i].has_earn;
-	if (matching == 0) /* only rules that issue or offer: nothing yet */
+	if (matching == 0 && !traces) /* only rules that issue or offer:
+					 nothing yet */
 		return 0;
 
-	ly_posting_t *postings = ly_arena_alloc(arena, matching * sizeof(*postings));
-	if (!postings)
+	ly_posting_t *postings = NULL;
+	if (matching &&
+	    !(postings = ly_arena_alloc(arena, matching * sizeof(*postings))))
 		return LY_ENOMEM;
 	env_ctx_t ctx = {ev, state->available, state->pending};
 	const ly_expr_env_t env = {&ctx, env_get, env_list_len, env_list_item};
 	int64_t available = state->available;
 	int64_t pending = state->pending;
+	const ly_rule_t *stopped_by = NULL;
 	size_t n = 0;
 	for (size_t i = 0; i < program->rules_len; i++) {
 		const ly_rule_t *rule = &program->rules[i];
-		if (rule->on != ev->type)
-			continue;
-		int fires;
-		int rc = rule_fires(program, rule, ev, &env, &fires, errstr,
-				    errstr_size);
+		ly_rule_trace_t *tr = traces ? &traces[i] : NULL;
+		ly_rule_outcome_t outcome = LY_RULE_SKIPPED;
+		int rc = 0;
+		if (rule->on == ev->type && stopped_by)
+			outcome = LY_RULE_STOPPED;
+		else if (rule->on == ev->type)
+			rc = rule_fires(program, rule, ev, &env, &outcome, errstr,
+					errstr_size);
 		if (rc)
 			return rc;
-		if (!fires)
+		if (outcome != LY_RULE_FIRED) {
+			if (tr) {
+				*tr = (ly_rule_trace_t){rule, outcome, NULL, 0, NULL};
+				if (!(tr->why = why_not(program, rule, stopped_by, ev,
+							&env, outcome, arena)))
+					return LY_ENOMEM;
+				*traces_len = i + 1;
+			}
 			continue;
+		}
 		int64_t points = 0;
 		const char *reason = NULL;
+		ly_posting_t *p = NULL;
 		if (rule->has_earn &&
 		    (rc = rule_points(rule, ev, &env, &points, &reason, arena,
 				      errstr, errstr_size)))
 			return rc;
 		if (points == 0)
 			goto fired;
-		ly_posting_t *p = &postings[n];
+		p = &postings[n];
 		p->rule_id = rule->id;
 		p->reason = reason;
 		p->available_at_us = ev->time_us;
@@ -425,9 +538,16 @@ int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
 		p->pending_after = pending;
 		n++;
 	fired:
+		if (tr) {
+			*tr = (ly_rule_trace_t){rule, LY_RULE_FIRED, NULL, points,
+						reason};
+			if (!(tr->why = why_fired(p, points, reason, arena)))
+				return LY_ENOMEM;
+			*traces_len = i + 1;
+		}
 		/* a rule fires whether or not it earned anything this time */
 		if (rule->stop)
-			break;
+			stopped_by = rule;
 		continue;
 	overflow:
 		snprintf(errstr, errstr_size,
@@ -442,6 +562,34 @@ int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
 	out->postings = postings;
 	out->postings_len = n;
 	return 0;
+}
+
+int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
+		    ly_customer_state_t *state, const ly_event_t *ev,
+		    ly_arena_t *arena, char *errstr, size_t errstr_size)
+{
+	return run(out, NULL, NULL, program, state, ev, arena, errstr,
+		   errstr_size);
+}
+
+int ly_engine_explain(ly_rule_trace_t **traces, size_t *traces_len,
+		      ly_effects_t *out, const ly_program_t *program,
+		      ly_customer_state_t *state, const ly_event_t *ev,
+		      ly_arena_t *arena, char *errstr, size_t errstr_size)
+{
+	*traces = NULL;
+	*traces_len = 0;
+	out->postings = NULL;
+	out->postings_len = 0;
+	if (program->rules_len == 0)
+		return run(out, NULL, NULL, program, state, ev, arena, errstr,
+			   errstr_size);
+	ly_rule_trace_t *t = ly_arena_alloc(arena, program->rules_len * sizeof(*t));
+	if (!t)
+		return LY_ENOMEM;
+	*traces = t;
+	return run(out, t, traces_len, program, state, ev, arena, errstr,
+		   errstr_size);
 }
 
 /* ---- what this version evaluates ---- */

@@ -1040,6 +1040,265 @@ static void test_codes(void **state)
 	}
 }
 
+/* ---- explain ---- */
+
+/* Runs ly_engine_explain, expects success and one trace per rule. */
+static ly_rule_trace_t *explain_ok(fixture_t *f, ly_customer_state_t *cs,
+				   const ly_event_t *ev, ly_effects_t *out)
+{
+	ly_rule_trace_t *traces = NULL;
+	size_t traces_len = 99;
+	char err[256] = "";
+	int rc = ly_engine_explain(&traces, &traces_len, out, f->program, cs, ev,
+				   f->arena, err, sizeof(err));
+	if (rc != 0)
+		print_error("engine failed: %s\n", err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(traces_len, f->program->rules_len);
+	for (size_t i = 0; i < traces_len; i++)
+		assert_ptr_equal(traces[i].rule, &f->program->rules[i]);
+	return traces;
+}
+
+static void test_explain_skipped(void **state)
+{
+	fixture_t *f = *state;
+	load(f, HEAD "rules:\n"
+		     "  - {id: photo, on: review.submitted, earn: {points: 80}}\n"
+		     "  - {id: like, on: social.interaction, earn: {points: 10}}\n");
+	ly_customer_state_t cs = {.customer_id = "c-1"};
+	ly_event_t ev = order_paid(1000);
+	ly_effects_t out;
+
+	ly_rule_trace_t *t = explain_ok(f, &cs, &ev, &out);
+
+	assert_int_equal(t[0].outcome, LY_RULE_SKIPPED);
+	assert_string_equal(t[0].why, "skipped: on review.submitted");
+	assert_int_equal(t[0].points, 0);
+	assert_null(t[0].reason);
+	assert_int_equal(t[1].outcome, LY_RULE_SKIPPED);
+	assert_string_equal(t[1].why, "skipped: on social.interaction");
+	assert_int_equal(out.postings_len, 0);
+	assert_int_equal(cs.changed, 0);
+}
+
+static void test_explain_not_active(void **state)
+{
+	fixture_t *f = *state;
+	load(f, "version: 1\nprogram: {name: shop, timezone: Europe/Istanbul}\n"
+		"rules:\n"
+		"  - {id: summer, on: review.submitted, active: {from: 2026-06-01, until: 2026-09-01}, earn: {points: 1}}\n"
+		"  - {id: from-only, on: review.submitted, active: {from: 2026-12-01}, earn: {points: 10}}\n"
+		"  - {id: until-only, on: review.submitted, active: {until: 2026-11-01}, earn: {points: 100}}\n");
+	ly_customer_state_t cs = {.customer_id = "c-1"};
+	ly_event_t ev = review_submitted();
+	assert_int_equal(ly_time_parse_rfc3339("2026-11-01T20:59:00Z", &ev.time_us), 0);
+	ly_effects_t out;
+
+	ly_rule_trace_t *t = explain_ok(f, &cs, &ev, &out);
+
+	/* event time in program time, with its offset, against the window */
+	assert_int_equal(t[0].outcome, LY_RULE_NOT_ACTIVE);
+	assert_string_equal(t[0].why, "not active: 2026-11-01T23:59:00+03:00 is outside "
+				      "[2026-06-01, 2026-09-01) Europe/Istanbul");
+	assert_string_equal(t[1].why, "not active: 2026-11-01T23:59:00+03:00 is outside "
+				      "[2026-12-01, ...) Europe/Istanbul");
+	assert_string_equal(t[2].why, "not active: 2026-11-01T23:59:00+03:00 is outside "
+				      "[..., 2026-11-01) Europe/Istanbul");
+	assert_int_equal(out.postings_len, 0);
+}
+
+static void test_explain_if_false(void **state)
+{
+	fixture_t *f = *state;
+	load(f, HEAD "rules:\n"
+		     "  - {id: photo, on: review.submitted, if: review.verified_purchase and review.has_photo, earn: {points: 80}}\n");
+	ly_customer_state_t cs = {.customer_id = "c-1"};
+	ly_event_t ev = review_submitted(); /* verified, no photo */
+	ly_effects_t out;
+
+	ly_rule_trace_t *t = explain_ok(f, &cs, &ev, &out);
+
+	assert_int_equal(t[0].outcome, LY_RULE_IF_FALSE);
+	assert_string_equal(t[0].why, "if false: review.verified_purchase and "
+				      "review.has_photo: true and false -> false");
+	assert_int_equal(t[0].points, 0);
+	assert_null(t[0].reason);
+	assert_int_equal(out.postings_len, 0);
+}
+
+static void test_explain_stopped(void **state)
+{
+	fixture_t *f = *state;
+	load(f, HEAD "rules:\n"
+		     "  - {id: photo, on: review.submitted, stop: true, earn: {points: 80}}\n"
+		     "  - {id: review, on: review.submitted, earn: {points: 50}}\n"
+		     "  - {id: order, on: order.paid, earn: {points: 1}}\n");
+	ly_customer_state_t cs = {.customer_id = "c-1"};
+	ly_event_t ev = review_submitted();
+	ly_effects_t out;
+
+	ly_rule_trace_t *t = explain_ok(f, &cs, &ev, &out);
+
+	assert_int_equal(t[0].outcome, LY_RULE_FIRED);
+	assert_string_equal(t[0].why, "fired: +80 available: 80");
+	assert_int_equal(t[1].outcome, LY_RULE_STOPPED);
+	assert_string_equal(t[1].why, "stopped by rule \"photo\"");
+	/* a rule on another type is skipped for that, stop or no stop */
+	assert_int_equal(t[2].outcome, LY_RULE_SKIPPED);
+	assert_string_equal(t[2].why, "skipped: on order.paid");
+	assert_int_equal(out.postings_len, 1);
+	assert_int_equal(cs.available, 80);
+}
+
+static void test_explain_fired_pending(void **state)
+{
+	fixture_t *f = *state;
+	load(f, HEAD "points: {pending_days: 14}\n"
+		     "rules:\n"
+		     "  - {id: base, on: order.paid, earn: {per: 100, points: 1, of: order.total}}\n");
+	ly_customer_state_t cs = {.customer_id = "c-1"};
+	ly_event_t ev = order_paid(125099);
+	ly_effects_t out;
+
+	ly_rule_trace_t *t = explain_ok(f, &cs, &ev, &out);
+
+	/* 2026-11-22T10:00:00Z + 14 days */
+	assert_int_equal(t[0].outcome, LY_RULE_FIRED);
+	assert_string_equal(t[0].why, "fired: +1250 pending until "
+				      "2026-12-06T10:00:00Z: floor(125099/100)*1");
+	assert_int_equal(t[0].points, 1250);
+	assert_string_equal(t[0].reason, "floor(125099/100)*1");
+	assert_int_equal(out.postings_len, 1);
+	assert_int_equal(out.postings[0].delta_pending, 1250);
+	assert_int_equal(cs.pending, 1250);
+}
+
+static void test_explain_fired_available(void **state)
+{
+	fixture_t *f = *state;
+	load(f, HEAD "points: {pending_days: 14}\n"
+		     "rules:\n"
+		     "  - {id: bonus, on: order.paid, earn: {points: 25, pending: false}}\n");
+	ly_customer_state_t cs = {.customer_id = "c-1", .available = 5};
+	ly_event_t ev = order_paid(1000);
+	ly_effects_t out;
+
+	ly_rule_trace_t *t = explain_ok(f, &cs, &ev, &out);
+
+	assert_int_equal(t[0].outcome, LY_RULE_FIRED);
+	assert_string_equal(t[0].why, "fired: +25 available: 25");
+	assert_int_equal(t[0].points, 25);
+	assert_string_equal(t[0].reason, "25");
+	assert_int_equal(cs.available, 30);
+}
+
+static void test_explain_fired_zero(void **state)
+{
+	fixture_t *f = *state;
+	load(f, HEAD "rules:\n"
+		     "  - {id: base, on: order.paid, earn: {per: 100, points: 1, of: order.total}}\n"
+		     "  - {id: over, on: order.paid, earn: {per: 1, points: 1, of: order.total - 1000}}\n"
+		     "  - {id: nps, on: survey.completed, earn: {per: 1, points: 10, of: survey.nps}}\n");
+	ly_customer_state_t cs = {.customer_id = "c-1"};
+	ly_event_t ev = order_paid(99);
+	ly_effects_t out;
+
+	ly_rule_trace_t *t = explain_ok(f, &cs, &ev, &out);
+
+	assert_int_equal(t[0].outcome, LY_RULE_FIRED);
+	assert_string_equal(t[0].why, "fired: 0 points (floor(99/100)*1)");
+	assert_int_equal(t[0].points, 0);
+	assert_int_equal(t[1].outcome, LY_RULE_FIRED);
+	assert_string_equal(t[1].why, "fired: 0 points (-901 is negative)");
+	assert_int_equal(out.postings_len, 0);
+	assert_int_equal(cs.changed, 0);
+
+	ly_event_t survey = {
+		.id = "evt-3",
+		.source = "shop",
+		.type = LY_EV_SURVEY_COMPLETED,
+		.time_us = EVENT_TIME_US,
+		.customer_id = "c-1",
+	};
+	survey.u.survey.survey_id = "s-1";
+	survey.u.survey.nps = -1; /* absent */
+	survey.u.survey.csat = -1;
+	t = explain_ok(f, &cs, &survey, &out);
+	assert_string_equal(t[2].why, "fired: 0 points (survey.nps is absent)");
+	assert_int_equal(out.postings_len, 0);
+}
+
+/* Compares two runs' effects field by field. */
+static void assert_same_effects(const ly_effects_t *a, const ly_effects_t *b)
+{
+	assert_int_equal(a->postings_len, b->postings_len);
+	for (size_t i = 0; i < a->postings_len; i++) {
+		const ly_posting_t *x = &a->postings[i], *y = &b->postings[i];
+		assert_string_equal(x->rule_id, y->rule_id);
+		assert_int_equal(x->delta_available, y->delta_available);
+		assert_int_equal(x->delta_pending, y->delta_pending);
+		assert_int_equal(x->available_at_us, y->available_at_us);
+		assert_int_equal(x->expires_at_us, y->expires_at_us);
+		assert_string_equal(x->reason, y->reason);
+		assert_int_equal(x->available_after, y->available_after);
+		assert_int_equal(x->pending_after, y->pending_after);
+	}
+}
+
+/* apply and explain are one evaluation: the same postings, the same state
+ * and the same errors, event after event. */
+static void test_explain_same_as_apply(void **state)
+{
+	fixture_t *f = *state;
+	load(f, HEAD "points: {pending_days: 14, expire_days: 365}\n"
+		     "rules:\n"
+		     "  - {id: base, on: order.paid, earn: {per: 100, points: 1, of: order.total}}\n"
+		     "  - {id: bonus, on: order.paid, earn: {points: 25, pending: false}}\n"
+		     "  - {id: big, on: order.paid, if: order.total >= 100000, stop: true, earn: {points: 100, pending: false}}\n"
+		     "  - {id: rich, on: order.paid, if: customer.points_available >= 200, earn: {points: 7, pending: false}}\n"
+		     "  - {id: ratio, on: order.paid, if: 100 / (order.total - 500) > 0, earn: {points: 1}}\n"
+		     "  - {id: photo, on: review.submitted, if: review.has_photo, earn: {points: 80}}\n"
+		     "  - {id: review, on: review.submitted, earn: {points: 50}}\n");
+	ly_customer_state_t a = {.customer_id = "c-1"}, b = a;
+	ly_event_t evs[] = {order_paid(125099), order_paid(99), review_submitted(),
+			    order_paid(3000),   order_paid(500), order_paid(250000)};
+	for (size_t i = 0; i < LY_ARRAY_LEN(evs); i++) {
+		ly_effects_t x = {0}, y = {0};
+		char err_a[256] = "", err_b[256] = "";
+		ly_rule_trace_t *traces;
+		size_t traces_len;
+		int rc_a = ly_engine_apply(&x, f->program, &a, &evs[i], f->arena,
+					   err_a, sizeof(err_a));
+		int rc_b = ly_engine_explain(&traces, &traces_len, &y, f->program,
+					     &b, &evs[i], f->arena, err_b,
+					     sizeof(err_b));
+		assert_int_equal(rc_a, rc_b);
+		assert_string_equal(err_a, err_b);
+		assert_same_effects(&x, &y);
+		assert_int_equal(a.available, b.available);
+		assert_int_equal(a.pending, b.pending);
+		assert_int_equal(a.changed, b.changed);
+		if (rc_a == 0)
+			assert_int_equal(traces_len, f->program->rules_len);
+	}
+	/* order_paid(500) failed in "ratio": explained up to the rule before */
+	assert_int_equal(a.available, 25 + 100 + 25 + 50 + 25 + 7 + 25 + 100);
+	assert_int_equal(a.pending, 1250 + 30 + 2500);
+
+	ly_event_t ev = order_paid(500);
+	ly_rule_trace_t *traces;
+	size_t traces_len;
+	ly_effects_t y;
+	char err[256] = "";
+	assert_int_equal(ly_engine_explain(&traces, &traces_len, &y, f->program, &b,
+					   &ev, f->arena, err, sizeof(err)),
+			 LY_EINVAL);
+	assert_string_equal(err, "rule \"ratio\": prog.yaml:9:41: division by zero");
+	assert_int_equal(traces_len, 4);
+	assert_string_equal(traces[3].why, "fired: +7 available: 7");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1067,6 +1326,14 @@ int main(void)
 		cmocka_unit_test(test_expr_reads_field),
 		cmocka_unit_test_setup_teardown(test_determinism, setup, teardown),
 		cmocka_unit_test(test_codes),
+		cmocka_unit_test_setup_teardown(test_explain_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_explain_not_active, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_explain_if_false, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_explain_stopped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_explain_fired_pending, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_explain_fired_available, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_explain_fired_zero, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_explain_same_as_apply, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
