@@ -106,6 +106,10 @@ void ly_civil_from_days(int64_t days, int *year, int *month, int *day);
 int64_t ly_time_now_us(void);
 int64_t ly_time_mono_ms(void);
 
+/* Reads the four hex digits of a \u escape from s[0..len): 0 and *out, or
+ * LY_EINVAL when fewer than four bytes are there or one is not a hex digit. */
+int ly_hex4(const char *s, size_t len, unsigned *out);
+
 /* 1 if s[0..n) is well-formed UTF-8 (no overlongs, no surrogates). */
 int ly_utf8_valid(const char *s, size_t n);
 

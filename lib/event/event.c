@@ -227,26 +227,6 @@ static int is_alnum(unsigned char c)
 	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static int hex4(const unsigned char *p, unsigned *out)
-{
-	unsigned v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		unsigned char c = p[i];
-		v <<= 4;
-		if (is_digit(c))
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return LY_EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
 /* A string token starting at s[*pos] == '"'; *pos moves past it. */
 static int scan_string(dec_t *d, const unsigned char *s, size_t n, size_t *pos)
 {
@@ -280,7 +260,7 @@ static int scan_string(dec_t *d, const unsigned char *s, size_t n, size_t *pos)
 			i += 2;
 			continue;
 		}
-		if (c != 'u' || n - i < 6 || hex4(s + i + 2, &cp))
+		if (c != 'u' || ly_hex4((const char *)s + i + 2, n - i - 2, &cp))
 			return reject(d, LY_REJECT_BAD_JSON,
 				      "invalid JSON at byte %zu: invalid escape in a string",
 				      i);
@@ -293,7 +273,8 @@ static int scan_string(dec_t *d, const unsigned char *s, size_t n, size_t *pos)
 				      i, cp);
 		if (cp >= 0xd800 && cp <= 0xdbff) {
 			if (n - i < 12 || s[i + 6] != '\\' || s[i + 7] != 'u' ||
-			    hex4(s + i + 8, &lo) || lo < 0xdc00 || lo > 0xdfff)
+			    ly_hex4((const char *)s + i + 8, n - i - 8, &lo) ||
+			    lo < 0xdc00 || lo > 0xdfff)
 				return reject(d, LY_REJECT_NOT_UTF8,
 					      "string at byte %zu: \\u%04x is a lone UTF-16 surrogate",
 					      i, cp);

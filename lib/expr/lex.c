@@ -172,23 +172,10 @@ static int lex_number(ly_expr__cc_t *cc, size_t p)
 	return 0;
 }
 
+/* The four hex digits of a \u escape at p. */
 static int hex4(const ly_expr__cc_t *cc, size_t p, unsigned *out)
 {
-	unsigned v = 0;
-	for (size_t i = 0; i < 4; i++) {
-		int c = at(cc, p + i);
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
+	return ly_hex4(cc->src + p, p < cc->len ? cc->len - p : 0, out) ? -1 : 0;
 }
 
 static size_t put_utf8(char *d, unsigned cp)

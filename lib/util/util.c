@@ -499,6 +499,27 @@ int ly_utf8_valid(const char *str, size_t n)
 	return 1;
 }
 
+int ly_hex4(const char *s, size_t len, unsigned *out)
+{
+	unsigned v = 0;
+	if (len < 4)
+		return LY_EINVAL;
+	for (size_t i = 0; i < 4; i++) {
+		unsigned char c = (unsigned char)s[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned)(c - 'A' + 10);
+		else
+			return LY_EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
 /* ---- hashing ---- */
 
 void ly_sha256_hex(const void *data, size_t n, char out[65])
