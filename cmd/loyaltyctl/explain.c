@@ -72,12 +72,6 @@ int ctl_explain(ctl_t *ctl, int argc, char **argv)
 		fprintf(stderr, "%s\n", errstr);
 		goto out;
 	}
-	/* explain must not pretend: a part the engine ignores would make
-	 * every line below a lie */
-	if (ly_engine_check_program(p, errstr, sizeof(errstr))) {
-		printf("engine: not yet: %s\n", errstr);
-		goto out;
-	}
 	/* one byte over the decoder's limit, so it can say "too large" */
 	if (ly_read_file(event_path, LY_EVENT_MESSAGE_MAX_BYTES + 1, &json,
 			 &json_len, errstr, sizeof(errstr))) {
@@ -99,11 +93,13 @@ int ctl_explain(ctl_t *ctl, int argc, char **argv)
 		goto out;
 	}
 
-	ly_customer_state_t cs = {ev.customer_id, available, pending, 0};
+	ly_customer_state_t cs = {.customer_id = ev.customer_id,
+				  .available = available,
+				  .pending = pending};
 	ly_rule_trace_t *traces;
 	size_t traces_len;
 	ly_effects_t fx;
-	int rc = ly_engine_explain(&traces, &traces_len, &fx, p, &cs, &ev, arena,
+	int rc = ly_engine_explain(&traces, &traces_len, &fx, p, NULL, &cs, &ev, arena,
 				   errstr, sizeof(errstr));
 	for (size_t i = 0; i < traces_len; i++)
 		printf("%s: %s\n", traces[i].rule->id, traces[i].why);

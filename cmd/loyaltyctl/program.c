@@ -10,6 +10,7 @@
 #include "loyalty/engine.h"
 #include "loyalty/program.h"
 #include "loyalty/util.h"
+#include "loyalty/worker.h"
 
 /* One line about what a rule does: "earn floor(order.total/100)*1,
  * pending; if; limit 3/day; issue discount 15%; offer welcome (email, sms)". */
@@ -159,10 +160,10 @@ int ctl_check(ctl_t *ctl, int argc, char **argv)
 		print_rules_on(p, t, LY_TRIGGER_NONE);
 	for (int g = LY_TRIGGER_NONE + 1; g < LY_TRIGGER__COUNT; g++)
 		print_rules_on(p, LY_EV__COUNT, (ly_trigger_t)g);
-	if (ly_engine_check_program(p, errstr, sizeof(errstr)) == 0)
-		printf("engine: runs this program\n");
+	if (ly_worker_check_program(p, errstr, sizeof(errstr)) == 0)
+		printf("loyaltyd: runs this program\n");
 	else
-		printf("engine: not yet: %s\n", errstr);
+		printf("loyaltyd: not yet: %s\n", errstr);
 	ly_program_destroy(p);
 	return 0;
 }

@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 	}
 	/* The language is wider than what this engine evaluates yet: a rule
 	 * must never run with part of it ignored. */
-	if (ly_engine_check_program(program, errstr, sizeof(errstr))) {
+	if (ly_worker_check_program(program, errstr, sizeof(errstr))) {
 		ly_log(LY_LOG_ERROR, "main", "program refused: %s", errstr);
 		goto out;
 	}

@@ -12,16 +12,87 @@
 #include <stdint.h>
 
 #include "loyalty/event.h"
+#include "loyalty/expr.h"
 #include "loyalty/program.h"
+#include "loyalty/tz.h"
 #include "loyalty/util.h"
 
-/* A customer's state as the engine sees it; updated in place. */
+/* Discount and gift card codes: 12 characters from an alphabet without the
+ * look-alikes 0/O, 1/I/L and U (30 symbols, about 58 bits). */
+#define LY_CODE_LENGTH 12
+#define LY_CODE_ALPHABET "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+/* Lifecycle segments (SPEC section 5). */
+typedef enum ly_segment {
+	LY_SEGMENT_NEW = 0, /* no order yet */
+	LY_SEGMENT_ACTIVE,
+	LY_SEGMENT_AT_RISK,
+	LY_SEGMENT_LOST
+} ly_segment_t;
+
+/* "new", "active", "at_risk", "lost". */
+const char *ly_segment_name(ly_segment_t s);
+/* 0 and *out, or LY_ENOTFOUND. */
+int ly_segment_parse(const char *name, ly_segment_t *out);
+
+/* How often a rule with a `limit` fired for a customer in one period. */
+typedef struct ly_limit_count {
+	uint32_t rule;                 /* index into program->rules */
+	char period[LY_PERIOD_KEY_MAX]; /* ly_period_key(): "2026-W48" */
+	int64_t count;
+	int changed; /* set by the engine when it counted a firing */
+} ly_limit_count_t;
+
+/*
+ * A customer's state as the engine sees it, updated in place by each
+ * event. Zero is a new customer: no points, no orders, the lowest tier,
+ * segment new, no consent.
+ *
+ * The engine keeps the balances, the limit counts and what an event
+ * itself says about the customer (an order.paid counts the order and its
+ * spend and may raise the tier; customer.registered/updated set locale,
+ * consents, first name and birth date). What only time or history can
+ * change (window spend leaving the window, downgrades, segments drifting
+ * to at_risk and lost, clv, top_category) is given by the caller.
+ */
 typedef struct ly_customer_state {
 	const char *customer_id; /* borrowed */
 	int64_t available;
 	int64_t pending;
-	int changed; /* set by the engine when a posting touched it */
+	/* the profile */
+	int64_t order_count;
+	int64_t lifetime_spend; /* net, minor units */
+	int64_t window_spend;   /* net over tiers.window_days */
+	size_t tier;            /* index into program->tiers (0: lowest) */
+	ly_segment_t segment;
+	int has_last_order;
+	int64_t last_order_us;
+	int64_t clv;              /* minor units */
+	const char *top_category; /* NULL: "" */
+	const char *locale;       /* NULL: the program's */
+	const char *first_name;   /* NULL: unknown */
+	int consent_email, consent_sms;
+	int birth_month, birth_day; /* 0: unknown */
+	/* limit counts: those the caller loaded, and those the engine adds
+	 * (in the arena it is handed) */
+	ly_limit_count_t *limits;
+	size_t limits_len, limits_cap;
+	int changed;         /* set when the balances changed */
+	int profile_changed; /* set when the profile changed */
 } ly_customer_state_t;
+
+/*
+ * What the rules share across customers, owned by the caller. budget_spent
+ * and budget_changed are program->rules_len long (or NULL when no rule has
+ * a budget): the points each rule with a budget has credited so far. The
+ * secret keys the codes rules issue (ly_engine_code).
+ */
+typedef struct ly_engine_shared {
+	int64_t *budget_spent;
+	unsigned char *budget_changed;
+	const void *code_secret;
+	size_t code_secret_len;
+} ly_engine_shared_t;
 
 /* One ledger line. Credits from earning are also lots. */
 typedef struct ly_posting {
@@ -30,37 +101,86 @@ typedef struct ly_posting {
 	int64_t delta_pending;
 	int64_t available_at_us; /* when the credit becomes available */
 	int64_t expires_at_us;   /* 0: never */
-	const char *reason;      /* arena: "floor(125000/100)*1" */
+	const char *reason;      /* arena: "floor(125000/100)*1*1.25" */
 	int64_t available_after; /* the customer's balances after this line */
 	int64_t pending_after;
 } ly_posting_t;
 
+/* A discount code or gift card a rule issued. */
+typedef struct ly_issued_code {
+	const char *rule_id; /* borrowed from the program */
+	ly_issue_kind_t kind;
+	int64_t amount;  /* minor units (0 for a percent discount) */
+	int64_t percent; /* 0 unless a percent discount */
+	int64_t min_order;
+	int64_t valid_until_us; /* event time + valid_days */
+	char code[LY_CODE_LENGTH + 1];
+} ly_issued_code_t;
+
+/* A value of an offer's `vars`, evaluated on the event. */
+typedef struct ly_offer_value {
+	const char *name;  /* borrowed from the program */
+	ly_value_t value;  /* strings borrowed from the event or the state */
+} ly_offer_value_t;
+
+/*
+ * An offer a rule made: the template and the channels as the rule wrote
+ * them. Which channels are sent, when, and what is capped is the outbound
+ * side's decision (consent, quiet hours, max_per_customer).
+ */
+typedef struct ly_offer_made {
+	const char *rule_id; /* borrowed */
+	const char *template_id;
+	unsigned channels; /* LY_CHANNEL_* */
+	const ly_issued_code_t *code; /* the rule's code, or NULL */
+	int64_t points_earned;        /* by the rule on this event */
+	ly_offer_value_t *vars;       /* arena, offer.vars_len long */
+	size_t vars_len;
+} ly_offer_made_t;
+
 typedef struct ly_effects {
 	ly_posting_t *postings; /* arena */
 	size_t postings_len;
+	ly_issued_code_t *codes; /* arena */
+	size_t codes_len;
+	ly_offer_made_t *offers; /* arena */
+	size_t offers_len;
+	/* Triggers the event caused (tier.changed, customer.segment_changed),
+	 * each with its deterministic id; the caller runs them through the
+	 * engine after the event, in this order. */
+	ly_event_t *triggers;
+	size_t triggers_len;
 } ly_effects_t;
 
 /*
- * Applies ev for state->customer_id: the rules on ev's type run in file
- * order; each whose `active` window holds ev->time_us and whose `if` is
- * true fires, earns, and with `stop: true` ends the run. Expressions see
- * the event's data and customer.points_available / points_pending as they
- * were before ev. Returns 0 and fills *out (arena memory, valid until the
- * arena is reset), or LY_EINVAL when evaluation fails (an overflow, a
- * division by zero, a field this version cannot give): then errstr says
- * why (`rule "x": prog.yaml:7:9: division by zero`), state is unchanged
- * and the event must not be applied. LY_ENOMEM when the arena is
- * exhausted. program should have passed ly_engine_check_program.
+ * Applies ev (an input or a trigger) for state->customer_id. The rules on
+ * ev's type run in file order; a rule fires when its `active` window holds
+ * ev->time_us, its `if` is true, its `limit` has room in the calendar
+ * period of the event time and its `budget` has room for what it would
+ * credit (the firing that would cross the budget is skipped). A firing
+ * rule earns (times the tier's multiplier with `tier_multiplier`), issues
+ * its code, makes its offer and, with `stop: true`, ends the run.
+ * Expressions see the event and the customer as they were before ev.
+ *
+ * Returns 0 and fills *out (arena memory, valid until the arena is reset;
+ * the state's new limit counts live there too), or LY_EINVAL when
+ * evaluation fails (an overflow, a division by zero): then errstr says why
+ * (`rule "x": prog.yaml:7:9: division by zero`), state and shared are
+ * unchanged and the event must not be applied. LY_ENOMEM when the arena is
+ * exhausted. shared may be NULL for a program without budgets and issues.
  */
 int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
-		    ly_customer_state_t *state, const ly_event_t *ev,
-		    ly_arena_t *arena, char *errstr, size_t errstr_size);
+		    ly_engine_shared_t *shared, ly_customer_state_t *state,
+		    const ly_event_t *ev, ly_arena_t *arena, char *errstr,
+		    size_t errstr_size);
 
 /* What became of one rule for one event, in the order the engine asks. */
 typedef enum ly_rule_outcome {
 	LY_RULE_SKIPPED = 1, /* `on` another event type */
 	LY_RULE_NOT_ACTIVE,  /* the event time is outside `active` */
 	LY_RULE_IF_FALSE,    /* `if` is false (or absent) */
+	LY_RULE_LIMITED,     /* its `limit` is used up in this period */
+	LY_RULE_NO_BUDGET,   /* its credit would cross its `budget` */
 	LY_RULE_STOPPED,     /* an earlier firing rule had `stop: true` */
 	LY_RULE_FIRED,       /* fired; earned points (maybe 0) */
 } ly_rule_outcome_t;
@@ -70,9 +190,12 @@ typedef enum ly_rule_outcome {
  * after the rule id, e.g. `skipped: on review.submitted`, `not active:
  * 2026-11-01T23:59:00+03:00 is outside [2026-06-01, 2026-09-01)
  * Europe/Istanbul`, `if false: order.total >= 100000: 99000 >= 100000 ->
- * false`, `stopped by rule "photo-review"`, `fired: +1250 pending until
- * 2026-12-06T10:00:00Z: floor(125099/100)*1`, `fired: +25 available: 25`
- * or `fired: 0 points (floor(99/100)*1)`.
+ * false`, `limit used up: 3 of 3 per day in 2026-11-24 Europe/Istanbul`,
+ * `budget used up: +400 would make 1000100 of 1000000`, `stopped by rule
+ * "photo-review"`, `fired: +1250 pending until 2026-12-06T10:00:00Z:
+ * floor(125099/100)*1`, `fired: +25 available: 25` or `fired: 0 points
+ * (floor(99/100)*1)`; a firing that issues or offers adds `; issues
+ * gift_card 2K7R...` and `; offers welcome by email, sms`.
  */
 typedef struct ly_rule_trace {
 	const ly_rule_t *rule; /* borrowed from the program */
@@ -86,37 +209,17 @@ typedef struct ly_rule_trace {
 /*
  * ly_engine_apply, explained: the same evaluation by the same code, and
  * besides *out one trace per rule of the program in file order in
- * *traces (arena, program->rules_len long on success). state is updated
- * as ly_engine_apply updates it; the caller that only wants to look
- * passes a copy. On an evaluation error (LY_EINVAL, errstr as for
+ * *traces (arena, program->rules_len long on success). state and shared
+ * are updated as ly_engine_apply updates them; the caller that only wants
+ * to look passes copies. On an evaluation error (LY_EINVAL, errstr as for
  * ly_engine_apply) *traces holds the rules before the failing one and
  * *traces_len says how many. Writes nothing anywhere else.
  */
 int ly_engine_explain(ly_rule_trace_t **traces, size_t *traces_len,
 		      ly_effects_t *out, const ly_program_t *program,
-		      ly_customer_state_t *state, const ly_event_t *ev,
-		      ly_arena_t *arena, char *errstr, size_t errstr_size);
-
-/*
- * Whether this version of the engine runs program as written. The loader
- * accepts the whole language of SPEC section 5; the engine evaluates only
- * part of it today (docs/program.md says which). Returns 0 when every part
- * the program uses is evaluated, else LY_EINVAL with the first part in file
- * order that would be ignored, e.g. `prog.yaml:7:5: rule "x": "limit" is
- * not evaluated by this version of the engine`, or an expression reading a
- * customer.* field the engine does not keep yet (all but points_available
- * and points_pending), at its key: `prog.yaml:7:5: rule "x": field
- * "customer.order_count" is not kept by this version`. A program that fails
- * this check must not be run: it would run with parts of it silently
- * ignored.
- */
-int ly_engine_check_program(const ly_program_t *program, char *errstr,
-			    size_t errstr_size);
-
-/* Discount and gift card codes: 12 characters from an alphabet without the
- * look-alikes 0/O, 1/I/L and U (30 symbols, about 58 bits). */
-#define LY_CODE_LENGTH 12
-#define LY_CODE_ALPHABET "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+		      ly_engine_shared_t *shared, ly_customer_state_t *state,
+		      const ly_event_t *ev, ly_arena_t *arena, char *errstr,
+		      size_t errstr_size);
 
 /*
  * The code a rule issues for an event: HMAC-SHA256 under the shop's secret

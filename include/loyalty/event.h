@@ -133,10 +133,49 @@ typedef struct ly_adjust {
 	const char *reason;
 } ly_adjust_t;
 
+/*
+ * Triggers: events loyaltyd produces itself, which rules take in `on` like
+ * input types (SPEC section 5). A trigger event has type LY_EV__COUNT and
+ * one of these in `trigger`; an input event has LY_TRIGGER_NONE.
+ */
+typedef enum ly_trigger {
+	LY_TRIGGER_NONE = 0,
+	LY_TRIGGER_BIRTHDAY,           /* customer.birthday */
+	LY_TRIGGER_SEGMENT_CHANGED,    /* customer.segment_changed */
+	LY_TRIGGER_TIER_CHANGED,       /* tier.changed */
+	LY_TRIGGER_POINTS_EXPIRING,    /* points.expiring */
+	LY_TRIGGER_REFERRAL_QUALIFIED, /* referral.qualified */
+	LY_TRIGGER__COUNT
+} ly_trigger_t;
+
+/* "customer.birthday" for LY_TRIGGER_BIRTHDAY; NULL for NONE or out of
+ * range. */
+const char *ly_trigger_name(ly_trigger_t trigger);
+/* 0 and *out on a known trigger name, LY_ENOTFOUND otherwise. */
+int ly_trigger_parse(const char *name, ly_trigger_t *out);
+
+/* Data of the triggers. */
+typedef struct ly_change {
+	const char *from; /* customer.segment_changed: new|active|at_risk|lost; */
+	const char *to;   /* tier.changed: tier names ("" for none) */
+} ly_change_t;
+
+typedef struct ly_referral {
+	const char *referred; /* the referred customer's id */
+} ly_referral_t;
+
+typedef struct ly_expiring {
+	int64_t points;   /* > 0 */
+	int64_t date_day; /* days since 1970-01-01: the day they expire */
+} ly_expiring_t;
+
 typedef struct ly_event {
 	const char *id;     /* <= 128 bytes */
 	const char *source; /* non-empty */
+	/* An input type, or LY_EV__COUNT for a trigger (then trigger says
+	 * which; it is 0, no trigger, for every input). */
 	ly_event_type_t type;
+	ly_trigger_t trigger;
 	int64_t time_us; /* CloudEvents time, required, RFC 3339 */
 	const char *customer_id; /* data.customer_id, <= 128 bytes */
 	union {
@@ -148,8 +187,15 @@ typedef struct ly_event {
 		ly_survey_t survey;
 		ly_redeem_t redeem;
 		ly_adjust_t adjust;
+		ly_change_t change; /* customer.segment_changed, tier.changed */
+		ly_referral_t referral; /* referral.qualified */
+		ly_expiring_t expiring; /* points.expiring */
 	} u;
 } ly_event_t;
+
+/* The name of what ev is: its input type's ("order.paid") or its
+ * trigger's ("customer.birthday"). */
+const char *ly_event_name(const ly_event_t *ev);
 
 /* A Kafka header as librdkafka gives it (value may be NULL). */
 typedef struct ly_header {
@@ -173,5 +219,17 @@ int ly_event_decode(ly_event_t *out, ly_reject_t *why, char *errstr,
 		    size_t errstr_size, const void *value, size_t value_len,
 		    const ly_header_t *headers, size_t headers_len,
 		    ly_arena_t *arena);
+
+/*
+ * ly_event_decode that also takes the triggers loyaltyd produces itself
+ * (`customer.birthday`, `customer.segment_changed` {from, to},
+ * `tier.changed` {from, to}, `points.expiring` {points, date},
+ * `referral.qualified` {referred}), for the tools that feed them to the
+ * engine by hand (`loyaltyctl explain` and `test`). Never for input read
+ * from Kafka: a shop cannot publish a trigger.
+ */
+int ly_event_decode_trigger(ly_event_t *out, ly_reject_t *why, char *errstr,
+			    size_t errstr_size, const void *value,
+			    size_t value_len, ly_arena_t *arena);
 
 #endif

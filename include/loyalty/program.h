@@ -10,7 +10,7 @@
  * is a hash of the file's bytes, written on every ledger line it produces.
  *
  * Loading is not running: which parts the engine evaluates today is
- * ly_engine_check_program's business (engine.h).
+ * ly_worker_check_program's business (worker.h).
  */
 #ifndef LOYALTY_PROGRAM_H
 #define LOYALTY_PROGRAM_H
@@ -37,27 +37,9 @@ typedef struct ly_pos {
 	int line, col;
 } ly_pos_t;
 
-/*
- * Triggers: events loyaltyd produces itself, which rules take in `on`
- * like input types. A rule has either an input type (trigger ==
- * LY_TRIGGER_NONE) or a trigger (then its `on` is LY_EV__COUNT, which no
- * input event has).
- */
-typedef enum ly_trigger {
-	LY_TRIGGER_NONE = 0,
-	LY_TRIGGER_BIRTHDAY,           /* customer.birthday */
-	LY_TRIGGER_SEGMENT_CHANGED,    /* customer.segment_changed */
-	LY_TRIGGER_TIER_CHANGED,       /* tier.changed */
-	LY_TRIGGER_POINTS_EXPIRING,    /* points.expiring */
-	LY_TRIGGER_REFERRAL_QUALIFIED, /* referral.qualified */
-	LY_TRIGGER__COUNT
-} ly_trigger_t;
-
-/* "customer.birthday" for LY_TRIGGER_BIRTHDAY; NULL for NONE or out of
- * range. */
-const char *ly_trigger_name(ly_trigger_t trigger);
-/* 0 and *out on a known trigger name, LY_ENOTFOUND otherwise. */
-int ly_trigger_parse(const char *name, ly_trigger_t *out);
+/* Triggers (ly_trigger_t) are in event.h: they are events too. A rule has
+ * either an input type in `on` (trigger LY_TRIGGER_NONE) or a trigger (then
+ * its `on` is LY_EV__COUNT, which no input event has). */
 
 /*
  * The fields expressions may name, with stable ids handed to the

@@ -1,13 +1,17 @@
 /*
  * engine.c: the pure core (include/loyalty/engine.h). Rules run in file
  * order for each event whose type matches `on`. A rule fires when its
- * `active` window holds the event time and its `if` is true; a firing rule
- * earns points (pending until event time + pending_days when the rule's
- * points start as pending), and `stop: true` on it skips the rules after
- * it. Expressions read the event and the customer's balances as they were
- * before the event through the environment below. Integer arithmetic only,
- * checked for overflow; a proportional earn is floor(base / per) * points
- * with a negative base earning nothing.
+ * `active` window holds the event time, its `if` is true, its `limit` has
+ * room in the event's calendar period and its `budget` room for what it
+ * would credit; a firing rule earns points (pending until event time +
+ * pending_days when the rule's points start as pending), issues its code,
+ * makes its offer, and `stop: true` on it skips the rules after it.
+ * Expressions read the event and the customer as they were before the
+ * event through the environment below. Integer arithmetic only, checked
+ * for overflow; a proportional earn is floor(base / per) * points with a
+ * negative base earning nothing, and a tier multiplier floors again.
+ * Nothing in the state changes until every rule has run, so a failing
+ * event leaves no trace.
  */
 #include "loyalty/engine.h"
 
@@ -19,17 +23,6 @@
 #define US_PER_DAY ((int64_t)86400 * 1000000)
 
 /* ---- the expression environment ---- */
-
-/*
- * What expressions see: the event and the balances before it. The
- * customer.* fields this version does not keep are unreadable (LY_EIO, so
- * evaluation fails rather than guess); ly_engine_check_program refuses
- * programs that name them.
- */
-typedef struct env_ctx {
-	const ly_event_t *ev;
-	int64_t available, pending; /* before the event */
-} env_ctx_t;
 
 static void set_int(ly_value_t *out, ly_type_t type, int64_t i)
 {
@@ -62,6 +55,150 @@ static int set_tristate(ly_value_t *out, ly_tristate_t t)
 	return 0;
 }
 
+/* What expressions see: the event, and the customer before it (the state
+ * is not touched until the run is over). */
+typedef struct env_ctx {
+	const ly_program_t *program;
+	const ly_event_t *ev;
+	const ly_customer_state_t *cs;
+} env_ctx_t;
+
+static const char *const segment_names[] = {
+	[LY_SEGMENT_NEW] = "new",
+	[LY_SEGMENT_ACTIVE] = "active",
+	[LY_SEGMENT_AT_RISK] = "at_risk",
+	[LY_SEGMENT_LOST] = "lost",
+};
+
+const char *ly_segment_name(ly_segment_t s)
+{
+	if ((int)s < 0 || (size_t)s >= LY_ARRAY_LEN(segment_names))
+		return "new";
+	return segment_names[s];
+}
+
+int ly_segment_parse(const char *name, ly_segment_t *out)
+{
+	for (size_t i = 0; i < LY_ARRAY_LEN(segment_names); i++)
+		if (strcmp(name, segment_names[i]) == 0) {
+			*out = (ly_segment_t)i;
+			return 0;
+		}
+	return LY_ENOTFOUND;
+}
+
+/* The customer's tier name; "" without tiers. */
+static const char *tier_name(const ly_program_t *program, size_t tier)
+{
+	if (program->tiers_len == 0)
+		return "";
+	return program->tiers[tier < program->tiers_len ? tier
+							: program->tiers_len - 1].name;
+}
+
+/* 1 when the customer's birthday is the event's day in program time; a
+ * 29 February birthday is kept on 28 February in other years. */
+static int birthday_today(const ly_program_t *program,
+			  const ly_customer_state_t *cs, int64_t time_us)
+{
+	int y, m, d;
+	if (cs->birth_month == 0)
+		return 0;
+	ly_civil_from_days(ly_tz_local_day(program->tz, time_us), &y, &m, &d);
+	if (cs->birth_month == 2 && cs->birth_day == 29 && !ly_is_leap_year(y))
+		return m == 2 && d == 28;
+	return m == cs->birth_month && d == cs->birth_day;
+}
+
+/* customer.* */
+static int customer_field(const env_ctx_t *ctx, int field_id, ly_value_t *out)
+{
+	const ly_customer_state_t *cs = ctx->cs;
+	switch ((ly_field_t)field_id) {
+	case LY_FIELD_CUSTOMER_ORDER_COUNT:
+		set_int(out, LY_TYPE_INT, cs->order_count);
+		return 0;
+	case LY_FIELD_CUSTOMER_LIFETIME_SPEND:
+		set_int(out, LY_TYPE_INT, cs->lifetime_spend);
+		return 0;
+	case LY_FIELD_CUSTOMER_WINDOW_SPEND:
+		set_int(out, LY_TYPE_INT, cs->window_spend);
+		return 0;
+	case LY_FIELD_CUSTOMER_TIER:
+		return set_str(out, tier_name(ctx->program, cs->tier));
+	case LY_FIELD_CUSTOMER_SEGMENT:
+		return set_str(out, ly_segment_name(cs->segment));
+	case LY_FIELD_CUSTOMER_POINTS_AVAILABLE:
+		set_int(out, LY_TYPE_INT, cs->available);
+		return 0;
+	case LY_FIELD_CUSTOMER_POINTS_PENDING:
+		set_int(out, LY_TYPE_INT, cs->pending);
+		return 0;
+	case LY_FIELD_CUSTOMER_DAYS_SINCE_LAST_ORDER:
+		if (!cs->has_last_order)
+			return LY_ENOTFOUND;
+		set_int(out, LY_TYPE_INT,
+			ly_tz_local_day(ctx->program->tz, ctx->ev->time_us) -
+				ly_tz_local_day(ctx->program->tz, cs->last_order_us));
+		return 0;
+	case LY_FIELD_CUSTOMER_CLV:
+		set_int(out, LY_TYPE_INT, cs->clv);
+		return 0;
+	case LY_FIELD_CUSTOMER_TOP_CATEGORY:
+		return set_str(out, cs->top_category ? cs->top_category : "");
+	case LY_FIELD_CUSTOMER_LOCALE:
+		return set_str(out, cs->locale ? cs->locale : ctx->program->locale);
+	case LY_FIELD_CUSTOMER_CONSENT_EMAIL:
+		set_bool(out, cs->consent_email);
+		return 0;
+	case LY_FIELD_CUSTOMER_CONSENT_SMS:
+		set_bool(out, cs->consent_sms);
+		return 0;
+	case LY_FIELD_CUSTOMER_BIRTHDAY_TODAY:
+		set_bool(out, birthday_today(ctx->program, cs, ctx->ev->time_us));
+		return 0;
+	default:
+		break;
+	}
+	return LY_EIO;
+}
+
+/* The data of a trigger event. */
+static int trigger_field(const ly_event_t *ev, int field_id, ly_value_t *out)
+{
+	const ly_trigger_t t = ev->trigger;
+	switch ((ly_field_t)field_id) {
+	case LY_FIELD_SEGMENT_FROM:
+	case LY_FIELD_SEGMENT_TO:
+		if (t != LY_TRIGGER_SEGMENT_CHANGED)
+			return LY_EIO;
+		return set_str(out, field_id == LY_FIELD_SEGMENT_FROM
+					    ? ev->u.change.from : ev->u.change.to);
+	case LY_FIELD_TIER_FROM:
+	case LY_FIELD_TIER_TO:
+		if (t != LY_TRIGGER_TIER_CHANGED)
+			return LY_EIO;
+		return set_str(out, field_id == LY_FIELD_TIER_FROM
+					    ? ev->u.change.from : ev->u.change.to);
+	case LY_FIELD_REFERRAL_REFERRED:
+		return t == LY_TRIGGER_REFERRAL_QUALIFIED
+			       ? set_str(out, ev->u.referral.referred) : LY_EIO;
+	case LY_FIELD_EXPIRING_POINTS:
+		if (t != LY_TRIGGER_POINTS_EXPIRING)
+			return LY_EIO;
+		set_int(out, LY_TYPE_INT, ev->u.expiring.points);
+		return 0;
+	case LY_FIELD_EXPIRING_DATE:
+		if (t != LY_TRIGGER_POINTS_EXPIRING)
+			return LY_EIO;
+		set_int(out, LY_TYPE_DATE, ev->u.expiring.date_day);
+		return 0;
+	default:
+		break;
+	}
+	return LY_EIO;
+}
+
 static int env_get(void *vctx, int field_id, const void *item, ly_value_t *out)
 {
 	const env_ctx_t *ctx = vctx;
@@ -78,15 +215,9 @@ static int env_get(void *vctx, int field_id, const void *item, ly_value_t *out)
 	case LY_FIELD_EVENT_SOURCE:
 		return set_str(out, ev->source);
 	case LY_FIELD_EVENT_TYPE:
-		return set_str(out, ly_event_type_name(t));
+		return set_str(out, ly_event_name(ev));
 	case LY_FIELD_EVENT_TIME:
 		set_int(out, LY_TYPE_TIME, ev->time_us);
-		return 0;
-	case LY_FIELD_CUSTOMER_POINTS_AVAILABLE:
-		set_int(out, LY_TYPE_INT, ctx->available);
-		return 0;
-	case LY_FIELD_CUSTOMER_POINTS_PENDING:
-		set_int(out, LY_TYPE_INT, ctx->pending);
 		return 0;
 	case LY_FIELD_PROFILE_FIRST_NAME:
 		return profile ? set_str(out, ev->u.customer.first_name) : LY_EIO;
@@ -221,9 +352,11 @@ static int env_get(void *vctx, int field_id, const void *item, ly_value_t *out)
 		set_int(out, LY_TYPE_INT, ev->u.adjust.points);
 		return 0;
 	default:
-		/* customer.* not kept yet, trigger data, list fields read as
-		 * values: nothing to give */
-		return LY_EIO;
+		if (field_id >= LY_FIELD_CUSTOMER_ORDER_COUNT &&
+		    field_id <= LY_FIELD_CUSTOMER_BIRTHDAY_TODAY)
+			return customer_field(ctx, field_id, out);
+		/* trigger data; a list read as a value has nothing to give */
+		return trigger_field(ev, field_id, out);
 	}
 }
 
@@ -325,10 +458,27 @@ static int earn_base(const ly_rule_t *rule, const ly_event_t *ev,
 	return LY_EINVAL;
 }
 
+/* "1.25" for 12500 basis points, "1" for 10000, "1.5" for 15000. */
+static void format_multiplier(char *buf, size_t size, int64_t bp)
+{
+	int64_t whole = bp / LY_MULTIPLIER_ONE, frac = bp % LY_MULTIPLIER_ONE;
+	if (frac == 0) {
+		snprintf(buf, size, "%lld", (long long)whole);
+		return;
+	}
+	char digits[8];
+	snprintf(digits, sizeof(digits), "%04lld", (long long)frac);
+	for (size_t n = strlen(digits); n > 0 && digits[n - 1] == '0'; n--)
+		digits[n - 1] = '\0';
+	snprintf(buf, size, "%lld.%s", (long long)whole, digits);
+}
+
 /* Points a rule earns on ev, with the reason that explains the number
  * (also when it is 0: "floor(99/100)*1", "survey.nps is absent",
- * "-500 is negative"). */
-static int rule_points(const ly_rule_t *rule, const ly_event_t *ev,
+ * "-500 is negative"); with `tier_multiplier`, times the customer's
+ * tier's multiplier, floored: "floor(125000/100)*1*1.25". */
+static int rule_points(const ly_program_t *program, const ly_rule_t *rule,
+		       const ly_customer_state_t *cs, const ly_event_t *ev,
 		       const ly_expr_env_t *env, int64_t *points,
 		       const char **reason, ly_arena_t *arena, char *errstr,
 		       size_t errstr_size)
@@ -338,32 +488,99 @@ static int rule_points(const ly_rule_t *rule, const ly_event_t *ev,
 	if (rule->earn_per == 0) {
 		*points = rule->earn_points;
 		*reason = ly_arena_printf(arena, "%lld", (long long)rule->earn_points);
-		return *reason ? 0 : LY_ENOMEM;
+	} else {
+		int64_t base;
+		int absent;
+		int rc = earn_base(rule, ev, env, &base, &absent, errstr, errstr_size);
+		if (rc)
+			return rc;
+		if (absent)
+			*reason = ly_arena_printf(arena, "%s is absent",
+						  ly_expr_source(rule->earn_of_expr));
+		else if (base < 0) /* no negative earning: a refund is its own event */
+			*reason = ly_arena_printf(arena, "%lld is negative",
+						  (long long)base);
+		if (absent || base < 0)
+			return *reason ? 0 : LY_ENOMEM;
+		int64_t units = base / rule->earn_per;
+		if (ly_mul_i64(units, rule->earn_points, points)) {
+			snprintf(errstr, errstr_size,
+				 "rule \"%s\": floor(%lld/%lld)*%lld overflows",
+				 rule->id, (long long)base, (long long)rule->earn_per,
+				 (long long)rule->earn_points);
+			return LY_EINVAL;
+		}
+		*reason = ly_arena_printf(arena, "floor(%lld/%lld)*%lld",
+					  (long long)base, (long long)rule->earn_per,
+					  (long long)rule->earn_points);
 	}
-	int64_t base;
-	int absent;
-	int rc = earn_base(rule, ev, env, &base, &absent, errstr, errstr_size);
-	if (rc)
-		return rc;
-	if (absent)
-		*reason = ly_arena_printf(arena, "%s is absent",
-					  ly_expr_source(rule->earn_of_expr));
-	else if (base < 0) /* no negative earning: a refund is its own event */
-		*reason = ly_arena_printf(arena, "%lld is negative", (long long)base);
-	if (absent || base < 0)
-		return *reason ? 0 : LY_ENOMEM;
-	int64_t units = base / rule->earn_per;
-	if (ly_mul_i64(units, rule->earn_points, points)) {
-		snprintf(errstr, errstr_size,
-			 "rule \"%s\": floor(%lld/%lld)*%lld overflows", rule->id,
-			 (long long)base, (long long)rule->earn_per,
-			 (long long)rule->earn_points);
+	if (!*reason)
+		return LY_ENOMEM;
+	if (!rule->earn_tier_multiplier || program->tiers_len == 0)
+		return 0;
+	const ly_tier_t *tier = &program->tiers[cs->tier < program->tiers_len
+							? cs->tier
+							: program->tiers_len - 1];
+	char m[32];
+	format_multiplier(m, sizeof(m), tier->earn_multiplier_bp);
+	int64_t scaled;
+	if (ly_mul_i64(*points, tier->earn_multiplier_bp, &scaled)) {
+		snprintf(errstr, errstr_size, "rule \"%s\": %s*%s overflows",
+			 rule->id, *reason, m);
 		return LY_EINVAL;
 	}
-	*reason = ly_arena_printf(arena, "floor(%lld/%lld)*%lld", (long long)base,
-				  (long long)rule->earn_per,
-				  (long long)rule->earn_points);
+	*points = scaled / LY_MULTIPLIER_ONE; /* floor: points are >= 0 here */
+	*reason = ly_arena_printf(arena, "%s*%s", *reason, m);
 	return *reason ? 0 : LY_ENOMEM;
+}
+
+/* ---- limits and budgets ---- */
+
+/* The count of rule index ri in period, or NULL. */
+static ly_limit_count_t *limit_find(ly_customer_state_t *cs, size_t ri,
+				    const char *period)
+{
+	for (size_t i = 0; i < cs->limits_len; i++)
+		if (cs->limits[i].rule == ri &&
+		    strcmp(cs->limits[i].period, period) == 0)
+			return &cs->limits[i];
+	return NULL;
+}
+
+/* Counts one firing of rule index ri in period: in place, or appended to
+ * the state's counts (grown in arena). */
+static int limit_count(ly_customer_state_t *cs, size_t ri, const char *period,
+		       ly_arena_t *arena)
+{
+	ly_limit_count_t *c = limit_find(cs, ri, period);
+	if (!c) {
+		if (cs->limits_len == cs->limits_cap) {
+			size_t cap = cs->limits_cap * 2 + 4;
+			ly_limit_count_t *grown = ly_arena_alloc(arena, cap * sizeof(*grown));
+			if (!grown)
+				return LY_ENOMEM;
+			if (cs->limits_len)
+				memcpy(grown, cs->limits, cs->limits_len * sizeof(*grown));
+			cs->limits = grown;
+			cs->limits_cap = cap;
+		}
+		c = &cs->limits[cs->limits_len++];
+		memset(c, 0, sizeof(*c));
+		c->rule = (uint32_t)ri;
+		snprintf(c->period, sizeof(c->period), "%s", period);
+	}
+	c->count++;
+	c->changed = 1;
+	return 0;
+}
+
+/* The key of the limit period of rule holding ev's time. */
+static void limit_period(const ly_program_t *program, const ly_rule_t *rule,
+			 const ly_event_t *ev, char key[LY_PERIOD_KEY_MAX])
+{
+	int64_t start, end;
+	ly_tz_period(program->tz, rule->limit_per, ev->time_us, &start, &end);
+	ly_period_key(rule->limit_per, start, key, LY_PERIOD_KEY_MAX);
 }
 
 /* ---- explaining ---- */
@@ -394,18 +611,27 @@ static void format_day(char *buf, size_t size, int has, int64_t day)
 	snprintf(buf, size, "%04d-%02d-%02d", y, m, d);
 }
 
-/* The why of a rule that did not fire (trace->outcome set); arena text. */
+/* What the engine knew when a rule did not fire. */
+typedef struct not_fired {
+	ly_rule_outcome_t outcome;
+	const ly_rule_t *stopped_by;
+	const char *period;  /* LIMITED */
+	int64_t used;        /* LIMITED: the count; NO_BUDGET: spent so far */
+	int64_t points;      /* NO_BUDGET: what it would have credited */
+} not_fired_t;
+
+/* The why of a rule that did not fire; arena text. */
 static const char *why_not(const ly_program_t *program, const ly_rule_t *rule,
-			   const ly_rule_t *stopped_by, const ly_event_t *ev,
-			   const ly_expr_env_t *env, ly_rule_outcome_t outcome,
-			   ly_arena_t *arena)
+			   const not_fired_t *nf, const ly_event_t *ev,
+			   const ly_expr_env_t *env, ly_arena_t *arena)
 {
 	char when[64], from[16], until[16];
-	switch (outcome) {
+	switch (nf->outcome) {
 	case LY_RULE_SKIPPED:
 		return ly_arena_printf(arena, "skipped: on %s", ly_rule_on_name(rule));
 	case LY_RULE_STOPPED:
-		return ly_arena_printf(arena, "stopped by rule \"%s\"", stopped_by->id);
+		return ly_arena_printf(arena, "stopped by rule \"%s\"",
+				       nf->stopped_by->id);
 	case LY_RULE_NOT_ACTIVE:
 		format_local(when, sizeof(when), program->tz, ev->time_us);
 		format_day(from, sizeof(from), rule->has_active_from,
@@ -423,6 +649,20 @@ static const char *why_not(const ly_program_t *program, const ly_rule_t *rule,
 		ly_buf_free(&b);
 		return why;
 	}
+	case LY_RULE_LIMITED:
+		if (rule->limit_per == LY_PERIOD_EVER)
+			return ly_arena_printf(arena, "limit used up: %lld of %lld ever",
+					       (long long)nf->used,
+					       (long long)rule->limit_count);
+		return ly_arena_printf(arena, "limit used up: %lld of %lld per %s in %s %s",
+				       (long long)nf->used, (long long)rule->limit_count,
+				       ly_period_name(rule->limit_per), nf->period,
+				       program->timezone);
+	case LY_RULE_NO_BUDGET:
+		return ly_arena_printf(arena, "budget used up: +%lld would make %lld of %lld",
+				       (long long)nf->points,
+				       (long long)(nf->used + nf->points),
+				       (long long)rule->budget_points);
 	case LY_RULE_FIRED:
 		break;
 	}
@@ -432,23 +672,177 @@ static const char *why_not(const ly_program_t *program, const ly_rule_t *rule,
 
 /* The why of a fired rule; arena text. */
 static const char *why_fired(const ly_posting_t *p, int64_t points,
-			     const char *reason, ly_arena_t *arena)
+			     const char *reason, const ly_issued_code_t *code,
+			     const ly_offer_made_t *offer, ly_arena_t *arena)
 {
 	const char *how = reason ? reason : "";
+	const char *why;
 	if (!p)
-		return ly_arena_printf(arena, reason ? "fired: 0 points (%s)"
-						     : "fired: 0 points%s", how);
-	if (p->delta_pending) {
+		why = ly_arena_printf(arena, reason ? "fired: 0 points (%s)"
+						    : "fired: 0 points%s", how);
+	else if (p->delta_pending) {
 		char until[48];
 		ly_time_format_rfc3339(p->available_at_us, until, sizeof(until));
-		return ly_arena_printf(arena, "fired: +%lld pending until %s: %s",
-				       (long long)points, until, how);
+		why = ly_arena_printf(arena, "fired: +%lld pending until %s: %s",
+				      (long long)points, until, how);
+	} else
+		why = ly_arena_printf(arena, "fired: +%lld available: %s",
+				      (long long)points, how);
+	if (why && code) {
+		char until[48];
+		ly_time_format_rfc3339(code->valid_until_us, until, sizeof(until));
+		why = ly_arena_printf(arena, "%s; issues %s %s valid until %s", why,
+				      code->kind == LY_ISSUE_GIFT_CARD ? "gift_card"
+								       : "discount",
+				      code->code, until);
 	}
-	return ly_arena_printf(arena, "fired: +%lld available: %s",
-			       (long long)points, how);
+	if (why && offer)
+		why = ly_arena_printf(arena, "%s; offers %s by %s", why,
+				      offer->template_id,
+				      offer->channels == (LY_CHANNEL_EMAIL | LY_CHANNEL_SMS)
+					      ? "email, sms"
+				      : offer->channels == LY_CHANNEL_SMS ? "sms"
+									  : "email");
+	return why;
+}
+
+/* ---- effects of a firing ---- */
+
+static int issue_code(ly_issued_code_t *c, const ly_rule_t *rule,
+		      const ly_engine_shared_t *shared, const ly_event_t *ev)
+{
+	int64_t life_us;
+	LY_ASSERT(shared && shared->code_secret);
+	memset(c, 0, sizeof(*c));
+	c->rule_id = rule->id;
+	c->kind = rule->issue.kind;
+	c->amount = rule->issue.amount;
+	c->percent = rule->issue.percent;
+	c->min_order = rule->issue.min_order;
+	if (ly_mul_i64(rule->issue.valid_days, US_PER_DAY, &life_us) ||
+	    ly_add_i64(ev->time_us, life_us, &c->valid_until_us))
+		return LY_EINVAL;
+	ly_engine_code(c->code, shared->code_secret, shared->code_secret_len,
+		       ev->source, ev->id, rule->id, 0);
+	return 0;
+}
+
+static int make_offer(ly_offer_made_t *o, const ly_rule_t *rule,
+		      const ly_issued_code_t *code, int64_t points,
+		      const ly_expr_env_t *env, ly_arena_t *arena, char *errstr,
+		      size_t errstr_size)
+{
+	o->rule_id = rule->id;
+	o->template_id = rule->offer.template_id;
+	o->channels = rule->offer.channels;
+	o->code = code;
+	o->points_earned = points;
+	o->vars = NULL;
+	o->vars_len = rule->offer.vars_len;
+	if (o->vars_len == 0)
+		return 0;
+	if (!(o->vars = ly_arena_alloc(arena, o->vars_len * sizeof(*o->vars))))
+		return LY_ENOMEM;
+	for (size_t k = 0; k < o->vars_len; k++) {
+		o->vars[k].name = rule->offer.vars[k].name;
+		int rc = eval(rule, rule->offer.vars[k].expr, env, &o->vars[k].value,
+			      errstr, errstr_size);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- what an event says about the customer ---- */
+
+static int add_trigger(ly_effects_t *out, const ly_event_t *ev,
+		       ly_trigger_t trigger, const char *kind, const char *from,
+		       const char *to, ly_arena_t *arena)
+{
+	ly_event_t *t = &out->triggers[out->triggers_len];
+	memset(t, 0, sizeof(*t));
+	t->id = ly_arena_printf(arena, "%s:%s:%s", kind, ev->customer_id, ev->id);
+	t->source = ev->source;
+	t->type = LY_EV__COUNT;
+	t->trigger = trigger;
+	t->time_us = ev->time_us;
+	t->customer_id = ev->customer_id;
+	t->u.change.from = from;
+	t->u.change.to = to;
+	if (!t->id)
+		return LY_ENOMEM;
+	out->triggers_len++;
+	return 0;
+}
+
+/*
+ * The profile after ev, into *cs (a copy of the state; the caller keeps it
+ * only when every rule ran): an order.paid counts the order and its spend,
+ * makes the customer active and raises the tier its window spend reaches
+ * (each change a trigger); customer.registered/updated set what they carry.
+ */
+static int update_profile(ly_effects_t *out, const ly_program_t *program,
+			  ly_customer_state_t *cs, const ly_event_t *ev,
+			  ly_arena_t *arena)
+{
+	if (ev->type == LY_EV_ORDER_PAID) {
+		int64_t total = ev->u.order_paid.total;
+		if (ly_add_i64(cs->order_count, 1, &cs->order_count) ||
+		    ly_add_i64(cs->lifetime_spend, total, &cs->lifetime_spend) ||
+		    ly_add_i64(cs->window_spend, total, &cs->window_spend))
+			return LY_EINVAL;
+		cs->has_last_order = 1;
+		cs->last_order_us = ev->time_us;
+		cs->profile_changed = 1;
+		if (cs->segment != LY_SEGMENT_ACTIVE) {
+			int rc = add_trigger(out, ev, LY_TRIGGER_SEGMENT_CHANGED,
+					     "segment", ly_segment_name(cs->segment),
+					     ly_segment_name(LY_SEGMENT_ACTIVE), arena);
+			if (rc)
+				return rc;
+			cs->segment = LY_SEGMENT_ACTIVE;
+		}
+		size_t tier = cs->tier;
+		for (size_t i = tier + 1; i < program->tiers_len; i++)
+			if (cs->window_spend >= program->tiers[i].min_spend)
+				tier = i;
+		if (tier != cs->tier) {
+			int rc = add_trigger(out, ev, LY_TRIGGER_TIER_CHANGED, "tier",
+					     tier_name(program, cs->tier),
+					     tier_name(program, tier), arena);
+			if (rc)
+				return rc;
+			cs->tier = tier;
+		}
+		return 0;
+	}
+	if (ev->type != LY_EV_CUSTOMER_REGISTERED &&
+	    ev->type != LY_EV_CUSTOMER_UPDATED)
+		return 0;
+	const ly_customer_data_t *c = &ev->u.customer;
+	if (c->locale)
+		cs->locale = c->locale;
+	if (c->first_name)
+		cs->first_name = c->first_name;
+	if (c->consent_email != LY_UNSET)
+		cs->consent_email = c->consent_email == LY_TRUE;
+	if (c->consent_sms != LY_UNSET)
+		cs->consent_sms = c->consent_sms == LY_TRUE;
+	if (c->birth_date) {
+		int y;
+		if (ly_date_parse(c->birth_date, &y, &cs->birth_month, &cs->birth_day))
+			return LY_EINVAL; /* the decoder validated it */
+	}
+	cs->profile_changed = 1;
+	return 0;
 }
 
 /* ---- the run ---- */
+
+static int rule_matches(const ly_rule_t *rule, const ly_event_t *ev)
+{
+	return rule->on == ev->type && rule->trigger == ev->trigger;
+}
 
 /*
  * The one evaluation behind ly_engine_apply and ly_engine_explain: traces
@@ -456,92 +850,139 @@ static const char *why_fired(const ly_posting_t *p, int64_t points,
  * (room for program->rules_len) and *traces_len counts them as they come.
  */
 static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
-	       const ly_program_t *program, ly_customer_state_t *state,
-	       const ly_event_t *ev, ly_arena_t *arena, char *errstr,
-	       size_t errstr_size)
+	       const ly_program_t *program, ly_engine_shared_t *shared,
+	       ly_customer_state_t *state, const ly_event_t *ev,
+	       ly_arena_t *arena, char *errstr, size_t errstr_size)
 {
-	out->postings = NULL;
-	out->postings_len = 0;
+	memset(out, 0, sizeof(*out));
 	size_t matching = 0;
 	for (size_t i = 0; i < program->rules_len; i++)
-		matching += program->rules[i].on == ev->type &&
-			    program->rules[i].has_earn;
-	if (matching == 0 && !traces) /* only rules that issue or offer:
-					 nothing yet */
+		matching += rule_matches(&program->rules[i], ev);
+	int profile = ev->type == LY_EV_ORDER_PAID ||
+		      ev->type == LY_EV_CUSTOMER_REGISTERED ||
+		      ev->type == LY_EV_CUSTOMER_UPDATED;
+	if (matching == 0 && !traces && !profile)
 		return 0;
 
 	ly_posting_t *postings = NULL;
+	ly_issued_code_t *codes = NULL;
+	ly_offer_made_t *offers = NULL;
+	size_t *fired = NULL; /* rule indices, for limits and budgets */
+	int64_t *credited = NULL;
 	if (matching &&
-	    !(postings = ly_arena_alloc(arena, matching * sizeof(*postings))))
+	    (!(postings = ly_arena_alloc(arena, matching * sizeof(*postings))) ||
+	     !(codes = ly_arena_alloc(arena, matching * sizeof(*codes))) ||
+	     !(offers = ly_arena_alloc(arena, matching * sizeof(*offers))) ||
+	     !(fired = ly_arena_alloc(arena, matching * sizeof(*fired))) ||
+	     !(credited = ly_arena_alloc(arena, matching * sizeof(*credited)))))
 		return LY_ENOMEM;
-	env_ctx_t ctx = {ev, state->available, state->pending};
+	env_ctx_t ctx = {program, ev, state};
 	const ly_expr_env_t env = {&ctx, env_get, env_list_len, env_list_item};
 	int64_t available = state->available;
 	int64_t pending = state->pending;
 	const ly_rule_t *stopped_by = NULL;
-	size_t n = 0;
+	size_t n = 0, ncodes = 0, noffers = 0, nfired = 0;
 	for (size_t i = 0; i < program->rules_len; i++) {
 		const ly_rule_t *rule = &program->rules[i];
 		ly_rule_trace_t *tr = traces ? &traces[i] : NULL;
-		ly_rule_outcome_t outcome = LY_RULE_SKIPPED;
+		not_fired_t nf = {LY_RULE_SKIPPED, stopped_by, NULL, 0, 0};
+		char period[LY_PERIOD_KEY_MAX] = "";
+		int64_t points = 0;
+		const char *reason = NULL;
 		int rc = 0;
-		if (rule->on == ev->type && stopped_by)
-			outcome = LY_RULE_STOPPED;
-		else if (rule->on == ev->type)
-			rc = rule_fires(program, rule, ev, &env, &outcome, errstr,
+		if (rule_matches(rule, ev) && stopped_by)
+			nf.outcome = LY_RULE_STOPPED;
+		else if (rule_matches(rule, ev))
+			rc = rule_fires(program, rule, ev, &env, &nf.outcome, errstr,
 					errstr_size);
 		if (rc)
 			return rc;
-		if (outcome != LY_RULE_FIRED) {
+		if (nf.outcome == LY_RULE_FIRED && rule->limit_count > 0) {
+			limit_period(program, rule, ev, period);
+			const ly_limit_count_t *c = limit_find(state, i, period);
+			if (c && c->count >= rule->limit_count) {
+				nf.outcome = LY_RULE_LIMITED;
+				nf.period = period;
+				nf.used = c->count;
+			}
+		}
+		if (nf.outcome == LY_RULE_FIRED && rule->has_earn &&
+		    (rc = rule_points(program, rule, state, ev, &env, &points,
+				      &reason, arena, errstr, errstr_size)))
+			return rc;
+		if (nf.outcome == LY_RULE_FIRED && rule->budget_points > 0 &&
+		    points > 0) {
+			LY_ASSERT(shared && shared->budget_spent);
+			int64_t after;
+			if (ly_add_i64(shared->budget_spent[i], points, &after) ||
+			    after > rule->budget_points) {
+				nf.outcome = LY_RULE_NO_BUDGET;
+				nf.used = shared->budget_spent[i];
+				nf.points = points;
+			}
+		}
+		if (nf.outcome != LY_RULE_FIRED) {
 			if (tr) {
-				*tr = (ly_rule_trace_t){rule, outcome, NULL, 0, NULL};
-				if (!(tr->why = why_not(program, rule, stopped_by, ev,
-							&env, outcome, arena)))
+				*tr = (ly_rule_trace_t){rule, nf.outcome, NULL, 0, NULL};
+				if (!(tr->why = why_not(program, rule, &nf, ev, &env,
+							arena)))
 					return LY_ENOMEM;
 				*traces_len = i + 1;
 			}
 			continue;
 		}
-		int64_t points = 0;
-		const char *reason = NULL;
 		ly_posting_t *p = NULL;
-		if (rule->has_earn &&
-		    (rc = rule_points(rule, ev, &env, &points, &reason, arena,
-				      errstr, errstr_size)))
-			return rc;
-		if (points == 0)
-			goto fired;
-		p = &postings[n];
-		p->rule_id = rule->id;
-		p->reason = reason;
-		p->available_at_us = ev->time_us;
-		if (ly_rule_is_pending(program, rule)) {
-			int64_t wait_us;
-			if (ly_mul_i64(program->pending_days, US_PER_DAY, &wait_us) ||
-			    ly_add_i64(ev->time_us, wait_us, &p->available_at_us))
-				goto overflow;
-			p->delta_pending = points;
-			if (ly_add_i64(pending, points, &pending))
-				goto overflow;
-		} else {
-			p->delta_available = points;
-			if (ly_add_i64(available, points, &available))
-				goto overflow;
+		ly_issued_code_t *code = NULL;
+		ly_offer_made_t *offer = NULL;
+		if (points > 0) {
+			p = &postings[n];
+			memset(p, 0, sizeof(*p));
+			p->rule_id = rule->id;
+			p->reason = reason;
+			p->available_at_us = ev->time_us;
+			if (ly_rule_is_pending(program, rule)) {
+				int64_t wait_us;
+				if (ly_mul_i64(program->pending_days, US_PER_DAY, &wait_us) ||
+				    ly_add_i64(ev->time_us, wait_us, &p->available_at_us))
+					goto overflow;
+				p->delta_pending = points;
+				if (ly_add_i64(pending, points, &pending))
+					goto overflow;
+			} else {
+				p->delta_available = points;
+				if (ly_add_i64(available, points, &available))
+					goto overflow;
+			}
+			if (program->expire_days > 0) {
+				int64_t life_us;
+				if (ly_mul_i64(program->expire_days, US_PER_DAY, &life_us) ||
+				    ly_add_i64(p->available_at_us, life_us,
+					       &p->expires_at_us))
+					goto overflow;
+			}
+			p->available_after = available;
+			p->pending_after = pending;
+			n++;
 		}
-		if (program->expire_days > 0) {
-			int64_t life_us;
-			if (ly_mul_i64(program->expire_days, US_PER_DAY, &life_us) ||
-			    ly_add_i64(p->available_at_us, life_us, &p->expires_at_us))
+		if (rule->issue.kind != LY_ISSUE_NONE) {
+			code = &codes[ncodes];
+			if (issue_code(code, rule, shared, ev))
 				goto overflow;
+			ncodes++;
 		}
-		p->available_after = available;
-		p->pending_after = pending;
-		n++;
-	fired:
+		if (rule->offer.template_id) {
+			offer = &offers[noffers];
+			rc = make_offer(offer, rule, code, points, &env, arena, errstr,
+					errstr_size);
+			if (rc)
+				return rc;
+			noffers++;
+		}
+		fired[nfired] = i;
+		credited[nfired++] = points;
 		if (tr) {
-			*tr = (ly_rule_trace_t){rule, LY_RULE_FIRED, NULL, points,
-						reason};
-			if (!(tr->why = why_fired(p, points, reason, arena)))
+			*tr = (ly_rule_trace_t){rule, LY_RULE_FIRED, NULL, points, reason};
+			if (!(tr->why = why_fired(p, points, reason, code, offer, arena)))
 				return LY_ENOMEM;
 			*traces_len = i + 1;
 		}
@@ -555,142 +996,75 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 			 rule->id);
 		return LY_EINVAL;
 	}
-	state->available = available;
-	state->pending = pending;
+
+	/* Every rule ran: the event's effects on the customer. */
+	ly_customer_state_t next = *state;
+	if (profile) {
+		if (!(out->triggers = ly_arena_alloc(arena, 2 * sizeof(*out->triggers))))
+			return LY_ENOMEM;
+		int rc = update_profile(out, program, &next, ev, arena);
+		if (rc == LY_EINVAL)
+			snprintf(errstr, errstr_size,
+				 "the customer's order count or spend overflows");
+		if (rc)
+			return rc;
+	}
+	for (size_t k = 0; k < nfired; k++) {
+		const ly_rule_t *rule = &program->rules[fired[k]];
+		if (rule->limit_count > 0) {
+			char period[LY_PERIOD_KEY_MAX];
+			limit_period(program, rule, ev, period);
+			if (limit_count(&next, fired[k], period, arena))
+				return LY_ENOMEM;
+		}
+	}
+	/* nothing can fail from here on */
+	for (size_t k = 0; k < nfired; k++)
+		if (program->rules[fired[k]].budget_points > 0 && credited[k] > 0) {
+			shared->budget_spent[fired[k]] += credited[k];
+			shared->budget_changed[fired[k]] = 1;
+		}
+	next.available = available;
+	next.pending = pending;
 	if (n)
-		state->changed = 1;
+		next.changed = 1;
+	*state = next;
 	out->postings = postings;
 	out->postings_len = n;
+	out->codes = codes;
+	out->codes_len = ncodes;
+	out->offers = offers;
+	out->offers_len = noffers;
 	return 0;
 }
 
 int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,
-		    ly_customer_state_t *state, const ly_event_t *ev,
-		    ly_arena_t *arena, char *errstr, size_t errstr_size)
+		    ly_engine_shared_t *shared, ly_customer_state_t *state,
+		    const ly_event_t *ev, ly_arena_t *arena, char *errstr,
+		    size_t errstr_size)
 {
-	return run(out, NULL, NULL, program, state, ev, arena, errstr,
+	return run(out, NULL, NULL, program, shared, state, ev, arena, errstr,
 		   errstr_size);
 }
 
 int ly_engine_explain(ly_rule_trace_t **traces, size_t *traces_len,
 		      ly_effects_t *out, const ly_program_t *program,
-		      ly_customer_state_t *state, const ly_event_t *ev,
-		      ly_arena_t *arena, char *errstr, size_t errstr_size)
+		      ly_engine_shared_t *shared, ly_customer_state_t *state,
+		      const ly_event_t *ev, ly_arena_t *arena, char *errstr,
+		      size_t errstr_size)
 {
 	*traces = NULL;
 	*traces_len = 0;
-	out->postings = NULL;
-	out->postings_len = 0;
+	memset(out, 0, sizeof(*out));
 	if (program->rules_len == 0)
-		return run(out, NULL, NULL, program, state, ev, arena, errstr,
-			   errstr_size);
+		return run(out, NULL, NULL, program, shared, state, ev, arena,
+			   errstr, errstr_size);
 	ly_rule_trace_t *t = ly_arena_alloc(arena, program->rules_len * sizeof(*t));
 	if (!t)
 		return LY_ENOMEM;
 	*traces = t;
-	return run(out, t, traces_len, program, state, ev, arena, errstr,
+	return run(out, t, traces_len, program, shared, state, ev, arena, errstr,
 		   errstr_size);
-}
-
-/* ---- what this version evaluates ---- */
-
-/* The first (in file order) part of the program the engine would ignore;
- * on a tie, the first one considered. */
-typedef struct unsupported {
-	ly_pos_t pos;
-	const char *rule_id; /* NULL: a top-level section */
-	const char *what;
-	const char *extra;   /* a trigger's name */
-	const char *field;   /* a field this version does not keep */
-} unsupported_t;
-
-static void consider(unsupported_t *u, ly_pos_t pos, const char *rule_id,
-		     const char *what, const char *extra, const char *field)
-{
-	if (pos.line == 0)
-		return;
-	if (u->pos.line != 0 &&
-	    (u->pos.line < pos.line ||
-	     (u->pos.line == pos.line && u->pos.col <= pos.col)))
-		return;
-	u->pos = pos;
-	u->rule_id = rule_id;
-	u->what = what;
-	u->extra = extra;
-	u->field = field;
-}
-
-/* 1 for the fields the engine gives expressions today: event.*, the
- * event's data and, of customer.*, only the two balances it keeps. */
-static int field_kept(int field_id)
-{
-	if (field_id < LY_FIELD_CUSTOMER_ORDER_COUNT ||
-	    field_id > LY_FIELD_CUSTOMER_BIRTHDAY_TODAY)
-		return 1;
-	return field_id == LY_FIELD_CUSTOMER_POINTS_AVAILABLE ||
-	       field_id == LY_FIELD_CUSTOMER_POINTS_PENDING;
-}
-
-/* The first field (in schema order) expr reads that is not kept, at pos. */
-static void consider_fields(unsupported_t *u, const ly_rule_t *r,
-			    const ly_expr_t *expr, ly_pos_t pos)
-{
-	if (!expr)
-		return;
-	const ly_expr_schema_t *schema = ly_program_schema(r->on, r->trigger);
-	for (size_t i = 0; i < schema->fields_len; i++) {
-		const ly_expr_field_t *f = &schema->fields[i];
-		if (!field_kept(f->id) && ly_expr_reads_field(expr, f->id)) {
-			consider(u, pos, r->id, NULL, NULL, f->path);
-			return;
-		}
-	}
-}
-
-int ly_engine_check_program(const ly_program_t *program, char *errstr,
-			    size_t errstr_size)
-{
-	unsupported_t u = {{0, 0}, NULL, NULL, NULL, NULL};
-	consider(&u, program->tiers_pos, NULL, "\"tiers\" are", NULL, NULL);
-	consider(&u, program->rewards_pos, NULL, "\"rewards\" are", NULL, NULL);
-	for (size_t i = 0; i < program->rules_len; i++) {
-		const ly_rule_t *r = &program->rules[i];
-		if (r->trigger != LY_TRIGGER_NONE)
-			consider(&u, r->on_pos, r->id, "trigger",
-				 ly_trigger_name(r->trigger), NULL);
-		/* if, active, stop and `of` run; their expressions may read
-		 * only the fields this version keeps */
-		consider_fields(&u, r, r->if_expr, r->if_pos);
-		if (r->earn_of == LY_OF_EXPR)
-			consider_fields(&u, r, r->earn_of_expr, r->of_pos);
-		consider(&u, r->limit_pos, r->id, "\"limit\" is", NULL, NULL);
-		consider(&u, r->budget_pos, r->id, "\"budget\" is", NULL, NULL);
-		consider(&u, r->issue_pos, r->id, "\"issue\" is", NULL, NULL);
-		consider(&u, r->offer_pos, r->id, "\"offer\" is", NULL, NULL);
-		consider(&u, r->tier_multiplier_pos, r->id,
-			 "\"tier_multiplier\" is", NULL, NULL);
-		for (size_t k = 0; k < r->offer.vars_len; k++)
-			consider_fields(&u, r, r->offer.vars[k].expr, r->offer_pos);
-	}
-	if (u.pos.line == 0)
-		return 0;
-	if (u.field)
-		snprintf(errstr, errstr_size,
-			 "%s:%d:%d: rule \"%s\": field \"%s\" is not kept by this version",
-			 program->path, u.pos.line, u.pos.col, u.rule_id, u.field);
-	else if (u.extra)
-		snprintf(errstr, errstr_size,
-			 "%s:%d:%d: rule \"%s\": trigger \"%s\" is not produced by this version of the engine",
-			 program->path, u.pos.line, u.pos.col, u.rule_id, u.extra);
-	else if (u.rule_id)
-		snprintf(errstr, errstr_size,
-			 "%s:%d:%d: rule \"%s\": %s not evaluated by this version of the engine",
-			 program->path, u.pos.line, u.pos.col, u.rule_id, u.what);
-	else
-		snprintf(errstr, errstr_size,
-			 "%s:%d:%d: %s not evaluated by this version of the engine",
-			 program->path, u.pos.line, u.pos.col, u.what);
-	return LY_EINVAL;
 }
 
 /* ---- codes ---- */

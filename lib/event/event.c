@@ -97,6 +97,37 @@ int ly_event_type_parse(const char *name, ly_event_type_t *out)
 	return LY_ENOTFOUND;
 }
 
+static const char *const trigger_names[LY_TRIGGER__COUNT] = {
+	[LY_TRIGGER_BIRTHDAY] = "customer.birthday",
+	[LY_TRIGGER_SEGMENT_CHANGED] = "customer.segment_changed",
+	[LY_TRIGGER_TIER_CHANGED] = "tier.changed",
+	[LY_TRIGGER_POINTS_EXPIRING] = "points.expiring",
+	[LY_TRIGGER_REFERRAL_QUALIFIED] = "referral.qualified",
+};
+
+const char *ly_trigger_name(ly_trigger_t trigger)
+{
+	if ((int)trigger <= LY_TRIGGER_NONE || trigger >= LY_TRIGGER__COUNT)
+		return NULL;
+	return trigger_names[trigger];
+}
+
+int ly_trigger_parse(const char *name, ly_trigger_t *out)
+{
+	for (int t = LY_TRIGGER_NONE + 1; t < LY_TRIGGER__COUNT; t++)
+		if (strcmp(name, trigger_names[t]) == 0) {
+			*out = (ly_trigger_t)t;
+			return 0;
+		}
+	return LY_ENOTFOUND;
+}
+
+const char *ly_event_name(const ly_event_t *ev)
+{
+	return ev->trigger != LY_TRIGGER_NONE ? ly_trigger_name(ev->trigger)
+					      : ly_event_type_name(ev->type);
+}
+
 /* "unknown" for a value out of range, so a DLQ header is never NULL. */
 const char *ly_reject_code(ly_reject_t reason)
 {
@@ -113,6 +144,7 @@ typedef struct dec {
 	ly_reject_t *why;
 	char *errstr;
 	size_t errstr_size;
+	int triggers; /* ly_event_decode_trigger: triggers are types too */
 } dec_t;
 
 static int reject(dec_t *d, ly_reject_t why, const char *fmt, ...)
@@ -922,6 +954,48 @@ static int decode_adjust(dec_t *d, const cJSON *data, ly_adjust_t *a)
 	return 0;
 }
 
+static const char *const segments[] = {"new", "active", "at_risk", "lost",
+				       NULL};
+
+static int decode_trigger(dec_t *d, const cJSON *data, ly_event_t *ev)
+{
+	int present, y, m, dd;
+	const char *date;
+	char q[QUOTE_BYTES];
+	switch (ev->trigger) {
+	case LY_TRIGGER_BIRTHDAY:
+		return 0;
+	case LY_TRIGGER_SEGMENT_CHANGED:
+		TRY(get_enum(d, data, "data", "from", F_REQUIRED, segments,
+			     "new, active, at_risk, lost", &ev->u.change.from));
+		return get_enum(d, data, "data", "to", F_REQUIRED, segments,
+				"new, active, at_risk, lost", &ev->u.change.to);
+	case LY_TRIGGER_TIER_CHANGED:
+		TRY(get_string(d, data, "data", "from", F_REQUIRED,
+			       &ev->u.change.from));
+		return get_string(d, data, "data", "to", F_REQUIRED,
+				  &ev->u.change.to);
+	case LY_TRIGGER_REFERRAL_QUALIFIED:
+		return get_string(d, data, "data", "referred", F_REQUIRED | F_ID,
+				  &ev->u.referral.referred);
+	case LY_TRIGGER_POINTS_EXPIRING:
+		TRY(get_int(d, data, "data", "points", F_REQUIRED, 1, SAFE_INT_MAX,
+			    "an integer >= 1", &ev->u.expiring.points, &present));
+		TRY(get_string(d, data, "data", "date", F_REQUIRED, &date));
+		if (ly_date_parse(date, &y, &m, &dd))
+			return reject(d, LY_REJECT_BAD_VALUE,
+				      "data.date: must be a date YYYY-MM-DD, got %s",
+				      quote(q, sizeof(q), date));
+		ev->u.expiring.date_day = ly_days_from_civil(y, m, dd);
+		return 0;
+	case LY_TRIGGER_NONE:
+	case LY_TRIGGER__COUNT:
+		break;
+	}
+	LY_ASSERT(!"trigger out of range");
+	return LY_ERR;
+}
+
 static int decode_data(dec_t *d, const cJSON *data, ly_event_t *ev)
 {
 	TRY(get_string(d, data, "data", "customer_id", F_REQUIRED | F_ID,
@@ -947,7 +1021,7 @@ static int decode_data(dec_t *d, const cJSON *data, ly_event_t *ev)
 	case LY_EV_POINTS_ADJUST:
 		return decode_adjust(d, data, &ev->u.adjust);
 	case LY_EV__COUNT:
-		break;
+		return decode_trigger(d, data, ev);
 	}
 	LY_ASSERT(!"event type out of range");
 	return LY_ERR;
@@ -1100,7 +1174,9 @@ static int decode_envelope(dec_t *d, const cJSON *root, const bin_attrs_t *ba,
 	TRY(attr(d, root, ba, A_SOURCE, F_REQUIRED | F_NONEMPTY, &name,
 		 &ev->source));
 	TRY(attr(d, root, ba, A_TYPE, F_REQUIRED | F_BORROW, &name, &s));
-	if (ly_event_type_parse(s, &ev->type))
+	if (d->triggers && ly_trigger_parse(s, &ev->trigger) == 0)
+		ev->type = LY_EV__COUNT;
+	else if (ly_event_type_parse(s, &ev->type))
 		return reject(d, LY_REJECT_UNKNOWN_TYPE,
 			      "%s: unknown event type %s", name,
 			      quote(q, sizeof(q), s));
@@ -1126,12 +1202,12 @@ static int decode_envelope(dec_t *d, const cJSON *root, const bin_attrs_t *ba,
 
 /* ---- entry point ---- */
 
-int ly_event_decode(ly_event_t *out, ly_reject_t *why, char *errstr,
-		    size_t errstr_size, const void *value, size_t value_len,
-		    const ly_header_t *headers, size_t headers_len,
-		    ly_arena_t *arena)
+static int decode(ly_event_t *out, ly_reject_t *why, char *errstr,
+		  size_t errstr_size, const void *value, size_t value_len,
+		  const ly_header_t *headers, size_t headers_len, int triggers,
+		  ly_arena_t *arena)
 {
-	dec_t d = {arena, why, errstr, errstr_size};
+	dec_t d = {arena, why, errstr, errstr_size, triggers};
 	bin_attrs_t ba = {{NULL}};
 	walk_frame_t root_frame = {NULL, NULL, 0};
 	cJSON *root = NULL;
@@ -1211,4 +1287,21 @@ int ly_event_decode(ly_event_t *out, ly_reject_t *why, char *errstr,
 out:
 	cJSON_Delete(root);
 	return rc;
+}
+
+int ly_event_decode(ly_event_t *out, ly_reject_t *why, char *errstr,
+		    size_t errstr_size, const void *value, size_t value_len,
+		    const ly_header_t *headers, size_t headers_len,
+		    ly_arena_t *arena)
+{
+	return decode(out, why, errstr, errstr_size, value, value_len, headers,
+		      headers_len, 0, arena);
+}
+
+int ly_event_decode_trigger(ly_event_t *out, ly_reject_t *why, char *errstr,
+			    size_t errstr_size, const void *value,
+			    size_t value_len, ly_arena_t *arena)
+{
+	return decode(out, why, errstr, errstr_size, value, value_len, NULL, 0,
+		      1, arena);
 }

@@ -169,28 +169,3 @@ const ly_expr_schema_t *ly_program_schema(ly_event_type_t on,
 	LY_ASSERT(!"schema of an unknown event type");
 	return &common_schema;
 }
-
-static const char *const trigger_names[LY_TRIGGER__COUNT] = {
-	[LY_TRIGGER_BIRTHDAY] = "customer.birthday",
-	[LY_TRIGGER_SEGMENT_CHANGED] = "customer.segment_changed",
-	[LY_TRIGGER_TIER_CHANGED] = "tier.changed",
-	[LY_TRIGGER_POINTS_EXPIRING] = "points.expiring",
-	[LY_TRIGGER_REFERRAL_QUALIFIED] = "referral.qualified",
-};
-
-const char *ly_trigger_name(ly_trigger_t trigger)
-{
-	if ((int)trigger <= LY_TRIGGER_NONE || trigger >= LY_TRIGGER__COUNT)
-		return NULL;
-	return trigger_names[trigger];
-}
-
-int ly_trigger_parse(const char *name, ly_trigger_t *out)
-{
-	for (int t = LY_TRIGGER_NONE + 1; t < LY_TRIGGER__COUNT; t++)
-		if (strcmp(name, trigger_names[t]) == 0) {
-			*out = (ly_trigger_t)t;
-			return 0;
-		}
-	return LY_ENOTFOUND;
-}

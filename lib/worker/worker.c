@@ -38,6 +38,7 @@ struct ly_worker {
 	ly_arena_t *tx_arena;    /* effects, reset per attempt */
 	ly_msg_batch_t batch;
 	ly_worker_stats_t stats;
+	ly_engine_shared_t shared;
 };
 
 /* ---- offsets from PostgreSQL on assignment ---- */
@@ -354,8 +355,8 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 						     strlen(se->ev->customer_id));
 		LY_ASSERT(st);
 		char why[512];
-		rc = ly_engine_apply(&effects[i], w->program, st, se->ev, arena, why,
-				     sizeof(why));
+		rc = ly_engine_apply(&effects[i], w->program, &w->shared, st, se->ev,
+				     arena, why, sizeof(why));
 		if (rc == LY_EINVAL) {
 			/* Deterministic: the same event fails the same way on every
 			 * replay, so it is recorded as processed and dead-lettered. */

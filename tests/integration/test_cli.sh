@@ -42,7 +42,7 @@ grep -qF 'unknown-key.yaml:9:5' "$CASE_DIR/err" || fail "loyaltyd with a bad pro
 # The full language loads, but loyaltyd refuses to run a rule with a part
 # this engine does not evaluate yet, rather than ignore that part.
 expect_exit 0 "$LOYALTYCTL" check "$LY_SOURCE_DIR/examples/programs/anadolu-market.yaml"
-grep -q '^engine: not yet' "$CASE_DIR/out" || fail "check summary: $(cat "$CASE_DIR/out")"
+grep -q '^loyaltyd: not yet' "$CASE_DIR/out" || fail "check summary: $(cat "$CASE_DIR/out")"
 LOYALTY_PROGRAM="$LY_SOURCE_DIR/examples/programs/anadolu-market.yaml" expect_exit 1 "$LOYALTYD"
 grep -q 'not evaluated by this version of the engine' "$CASE_DIR/err" || fail "loyaltyd ran a program it cannot evaluate: $(cat "$CASE_DIR/err")"
 

@@ -19,6 +19,7 @@
 #include "loyalty/expr.h"
 #include "loyalty/program.h"
 #include "loyalty/util.h"
+#include "loyalty/worker.h"
 
 #define HEAD "version: 1\nprogram: {name: shop}\n"
 
@@ -29,6 +30,9 @@
 typedef struct fixture {
 	ly_arena_t *arena;
 	ly_program_t *program;
+	ly_engine_shared_t shared;
+	int64_t budget_spent[LY_PROGRAM_RULES_MAX];
+	unsigned char budget_changed[LY_PROGRAM_RULES_MAX];
 } fixture_t;
 
 static int setup(void **state)
@@ -38,6 +42,10 @@ static int setup(void **state)
 	f.arena = ly_arena_new(4096);
 	if (!f.arena)
 		return -1;
+	f.shared.budget_spent = f.budget_spent;
+	f.shared.budget_changed = f.budget_changed;
+	f.shared.code_secret = "test-secret";
+	f.shared.code_secret_len = strlen("test-secret");
 	*state = &f;
 	return 0;
 }
@@ -102,7 +110,7 @@ static ly_effects_t apply_ok(fixture_t *f, ly_customer_state_t *cs,
 {
 	ly_effects_t out = {(ly_posting_t *)(uintptr_t)1, 99};
 	char err[256] = "";
-	int rc = ly_engine_apply(&out, f->program, cs, ev, f->arena, err,
+	int rc = ly_engine_apply(&out, f->program, &f->shared, cs, ev, f->arena, err,
 				 sizeof(err));
 	if (rc != 0)
 		print_error("engine failed: %s\n", err);
@@ -363,7 +371,7 @@ static void test_earn_overflow(void **state)
 	ly_effects_t out;
 	char err[256] = "";
 
-	int rc = ly_engine_apply(&out, f->program, &cs, &ev, f->arena, err,
+	int rc = ly_engine_apply(&out, f->program, &f->shared, &cs, &ev, f->arena, err,
 				 sizeof(err));
 
 	assert_int_equal(rc, LY_EINVAL);
@@ -387,7 +395,7 @@ static void test_balance_overflow(void **state)
 	ly_effects_t out;
 	char err[256] = "";
 
-	int rc = ly_engine_apply(&out, f->program, &cs, &ev, f->arena, err,
+	int rc = ly_engine_apply(&out, f->program, &f->shared, &cs, &ev, f->arena, err,
 				 sizeof(err));
 
 	assert_int_equal(rc, LY_EINVAL);
@@ -461,7 +469,7 @@ static void apply_fails(fixture_t *f, ly_customer_state_t *cs,
 {
 	ly_effects_t out;
 	char err[256] = "";
-	int rc = ly_engine_apply(&out, f->program, cs, ev, f->arena, err,
+	int rc = ly_engine_apply(&out, f->program, &f->shared, cs, ev, f->arena, err,
 				 sizeof(err));
 	assert_int_equal(rc, LY_EINVAL);
 	assert_string_equal(err, want);
@@ -821,7 +829,7 @@ static void assert_check_refuses(fixture_t *f, const char *yaml,
 {
 	char err[512] = "";
 	load(f, yaml);
-	int rc = ly_engine_check_program(f->program, err, sizeof(err));
+	int rc = ly_worker_check_program(f->program, err, sizeof(err));
 	if (rc != LY_EINVAL || strcmp(err, want) != 0)
 		print_error("yaml:\n%s\nwant: %s\ngot:  %s (rc %d)\n", yaml,
 			    want, err, rc);
@@ -838,20 +846,20 @@ static void test_check_program(void **state)
 	load(f, RULES
 		     "  - {id: a, on: order.paid, earn: {per: 100, points: 1, of: order.total}}\n"
 		     "  - {id: b, on: review.submitted, earn: {points: 5, pending: true}, stop: false}\n");
-	assert_int_equal(ly_engine_check_program(f->program, err, sizeof(err)), 0);
+	assert_int_equal(ly_worker_check_program(f->program, err, sizeof(err)), 0);
 
 	/* customer.* fields this version does not keep, wherever they are read */
 #define R(x) RULES "  - id: x\n    on: order.paid\n    earn: {points: 1}\n" x
 	assert_check_refuses(f, R("    if: customer.order_count == 0\n"),
-			     "prog.yaml:7:5: rule \"x\": field \"customer.order_count\" is not kept by this version");
+			     "prog.yaml:7:5: rule \"x\": field \"customer.order_count\" is not kept by this version of the worker");
 	assert_check_refuses(f, R("    if: customer.points_available > 0 and customer.tier == \"gold\"\n"),
-			     "prog.yaml:7:5: rule \"x\": field \"customer.tier\" is not kept by this version");
+			     "prog.yaml:7:5: rule \"x\": field \"customer.tier\" is not kept by this version of the worker");
 	assert_check_refuses(f, R("    if: 'any(order.items, item.quantity > customer.days_since_last_order)'\n"),
-			     "prog.yaml:7:5: rule \"x\": field \"customer.days_since_last_order\" is not kept by this version");
+			     "prog.yaml:7:5: rule \"x\": field \"customer.days_since_last_order\" is not kept by this version of the worker");
 	assert_check_refuses(f, RULES "  - {id: x, on: order.paid, earn: {points: 1, per: 100, of: order.total - customer.lifetime_spend}}\n",
-			     "prog.yaml:4:57: rule \"x\": field \"customer.lifetime_spend\" is not kept by this version");
+			     "prog.yaml:4:57: rule \"x\": field \"customer.lifetime_spend\" is not kept by this version of the worker");
 	assert_check_refuses(f, RULES "  - {id: x, on: review.submitted, if: customer.birthday_today, earn: {points: 1}}\n",
-			     "prog.yaml:4:35: rule \"x\": field \"customer.birthday_today\" is not kept by this version");
+			     "prog.yaml:4:35: rule \"x\": field \"customer.birthday_today\" is not kept by this version of the worker");
 
 	/* if, active, stop and `of` expressions run */
 	load(f, RULES
@@ -862,39 +870,38 @@ static void test_check_program(void **state)
 		     "    stop: true\n"
 		     "    earn: {per: 100, points: 2, of: 'sum(order.items, item.category == \"outdoor\", item.unit_price * item.quantity) - customer.points_pending'}\n"
 		     "  - {id: detractor, on: survey.completed, if: survey.nps <= 6, earn: {points: 20}}\n");
-	assert_int_equal(ly_engine_check_program(f->program, err, sizeof(err)), 0);
+	assert_int_equal(ly_worker_check_program(f->program, err, sizeof(err)), 0);
 
-	/* not evaluated yet */
-	assert_check_refuses(f, R("    limit: {count: 1, per: day}\n"),
-			     "prog.yaml:7:5: rule \"x\": \"limit\" is not evaluated by this version of the engine");
-	assert_check_refuses(f, R("    budget: {points: 10}\n"),
-			     "prog.yaml:7:5: rule \"x\": \"budget\" is not evaluated by this version of the engine");
-	assert_check_refuses(f, R("    issue: {gift_card: {amount: 1, valid_days: 1}}\n"),
-			     "prog.yaml:7:5: rule \"x\": \"issue\" is not evaluated by this version of the engine");
+	/* limit, budget and issue run in the worker too */
+	load(f, R("    limit: {count: 1, per: day}\n    budget: {points: 10}\n"
+		  "    issue: {gift_card: {amount: 1, valid_days: 1}}\n"));
+	assert_int_equal(ly_worker_check_program(f->program, err, sizeof(err)), 0);
+
+	/* not run by the worker yet */
 	assert_check_refuses(f, R("    offer: {template: t, channels: [sms], vars: {n: customer.clv}}\n"),
-			     "prog.yaml:7:5: rule \"x\": \"offer\" is not evaluated by this version of the engine");
+			     "prog.yaml:7:5: rule \"x\": \"offer\" is not run by this version of the worker");
 #undef R
 	assert_check_refuses(f, "version: 1\nprogram: {name: acme}\n"
 				"rules: [{id: a, on: order.paid, earn: {points: 1, tier_multiplier: true}}]\n"
 				"tiers: {levels: [{name: a, min_spend: 0}]}\n",
-			     "prog.yaml:3:51: rule \"a\": \"tier_multiplier\" is not evaluated by this version of the engine");
+			     "prog.yaml:3:51: rule \"a\": \"tier_multiplier\" is not run by this version of the worker");
 	assert_check_refuses(f, RULES "  - {id: x, on: customer.birthday, earn: {points: 1}}\n",
-			     "prog.yaml:4:17: rule \"x\": trigger \"customer.birthday\" is not produced by this version of the engine");
+			     "prog.yaml:4:17: rule \"x\": trigger \"customer.birthday\" is not produced by this version of the worker");
 	assert_check_refuses(f, "version: 1\nprogram: {name: acme}\n"
 				"tiers: {levels: [{name: a, min_spend: 0}]}\n"
 				"rules: [{id: a, on: order.paid, earn: {points: 1}}]\n",
-			     "prog.yaml:3:1: \"tiers\" are not evaluated by this version of the engine");
+			     "prog.yaml:3:1: \"tiers\" are not run by this version of the worker");
 	assert_check_refuses(f, "version: 1\nprogram: {name: acme}\n"
 				"rules: [{id: a, on: order.paid, earn: {points: 1}}]\n"
 				"rewards: [{id: r, cost: 1, issue: {gift_card: {amount: 1, valid_days: 1}}}]\n",
-			     "prog.yaml:4:1: \"rewards\" are not evaluated by this version of the engine");
+			     "prog.yaml:4:1: \"rewards\" are not run by this version of the worker");
 	/* the first in file order, whichever kind it is */
-	assert_check_refuses(f, RULES "  - {id: a, on: order.paid, earn: {points: 1}, budget: {points: 5}}\n"
+	assert_check_refuses(f, RULES "  - {id: a, on: order.paid, earn: {points: 1}, offer: {template: t, channels: [sms]}}\n"
 				"  - {id: b, on: order.paid, earn: {points: 1}, if: customer.segment == \"new\"}\n",
-			     "prog.yaml:4:48: rule \"a\": \"budget\" is not evaluated by this version of the engine");
+			     "prog.yaml:4:48: rule \"a\": \"offer\" is not run by this version of the worker");
 	assert_check_refuses(f, RULES "  - {id: a, on: order.paid, earn: {points: 1}, if: customer.segment == \"new\"}\n"
-				"  - {id: b, on: order.paid, earn: {points: 1}, budget: {points: 5}}\n",
-			     "prog.yaml:4:48: rule \"a\": field \"customer.segment\" is not kept by this version");
+				"  - {id: b, on: order.paid, earn: {points: 1}, offer: {template: t, channels: [sms]}}\n",
+			     "prog.yaml:4:48: rule \"a\": field \"customer.segment\" is not kept by this version of the worker");
 #undef RULES
 }
 
@@ -957,7 +964,7 @@ static void run_sequence(fixture_t *f, ly_arena_t *arena, char *log,
 	for (size_t i = 0; i < LY_ARRAY_LEN(evs); i++) {
 		ly_effects_t out;
 		char err[256] = "";
-		assert_int_equal(ly_engine_apply(&out, f->program, &cs, &evs[i],
+		assert_int_equal(ly_engine_apply(&out, f->program, &f->shared, &cs, &evs[i],
 						 arena, err, sizeof(err)),
 				 0);
 		for (size_t k = 0; k < out.postings_len; k++) {
@@ -1049,7 +1056,7 @@ static ly_rule_trace_t *explain_ok(fixture_t *f, ly_customer_state_t *cs,
 	ly_rule_trace_t *traces = NULL;
 	size_t traces_len = 99;
 	char err[256] = "";
-	int rc = ly_engine_explain(&traces, &traces_len, out, f->program, cs, ev,
+	int rc = ly_engine_explain(&traces, &traces_len, out, f->program, &f->shared, cs, ev,
 				   f->arena, err, sizeof(err));
 	if (rc != 0)
 		print_error("engine failed: %s\n", err);
@@ -1268,9 +1275,9 @@ static void test_explain_same_as_apply(void **state)
 		char err_a[256] = "", err_b[256] = "";
 		ly_rule_trace_t *traces;
 		size_t traces_len;
-		int rc_a = ly_engine_apply(&x, f->program, &a, &evs[i], f->arena,
+		int rc_a = ly_engine_apply(&x, f->program, &f->shared, &a, &evs[i], f->arena,
 					   err_a, sizeof(err_a));
-		int rc_b = ly_engine_explain(&traces, &traces_len, &y, f->program,
+		int rc_b = ly_engine_explain(&traces, &traces_len, &y, f->program, &f->shared,
 					     &b, &evs[i], f->arena, err_b,
 					     sizeof(err_b));
 		assert_int_equal(rc_a, rc_b);
@@ -1291,7 +1298,7 @@ static void test_explain_same_as_apply(void **state)
 	size_t traces_len;
 	ly_effects_t y;
 	char err[256] = "";
-	assert_int_equal(ly_engine_explain(&traces, &traces_len, &y, f->program, &b,
+	assert_int_equal(ly_engine_explain(&traces, &traces_len, &y, f->program, &f->shared, &b,
 					   &ev, f->arena, err, sizeof(err)),
 			 LY_EINVAL);
 	assert_string_equal(err, "rule \"ratio\": prog.yaml:9:41: division by zero");

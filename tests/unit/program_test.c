@@ -2,7 +2,7 @@
  * program_test.c: the program loader (lib/program): complete files from
  * disk (ours and SPEC section 5's example) with every field checked, the
  * defaults, ly_rule_is_pending, each way a file is refused, with the exact
- * "name:line:col: message", and ly_engine_check_program (engine.h), which
+ * "name:line:col: message", and ly_worker_check_program (worker.h), which
  * says whether the engine runs a loaded program as written.
  */
 #include <stdarg.h>
@@ -19,6 +19,7 @@
 #include "loyalty/event.h"
 #include "loyalty/program.h"
 #include "loyalty/util.h"
+#include "loyalty/worker.h"
 
 #ifndef LY_SOURCE_DIR
 #define LY_SOURCE_DIR "."
@@ -988,13 +989,13 @@ static void test_rule_features(void **state)
 #undef R1
 }
 
-/* ly_engine_check_program: the engine refuses to run what it would ignore,
+/* ly_worker_check_program: the engine refuses to run what it would ignore,
  * naming the first such part in file order. */
 static void assert_engine_refuses(const char *yaml, const char *want)
 {
 	char err[512] = "";
 	ly_program_t *p = load_ok(yaml);
-	int rc = ly_engine_check_program(p, err, sizeof(err));
+	int rc = ly_worker_check_program(p, err, sizeof(err));
 	if (rc != LY_EINVAL || strcmp(err, want) != 0)
 		print_error("yaml:\n%s\nwant: %s\ngot:  %s (rc %d)\n", yaml, want,
 			    err, rc);
@@ -1015,7 +1016,7 @@ static void test_engine_check(void **state)
 	};
 	for (size_t i = 0; i < LY_ARRAY_LEN(runnable); i++) {
 		assert_int_equal(ly_program_load(&p, runnable[i], err, sizeof(err)), 0);
-		assert_int_equal(ly_engine_check_program(p, err, sizeof(err)), 0);
+		assert_int_equal(ly_worker_check_program(p, err, sizeof(err)), 0);
 		ly_program_destroy(p);
 	}
 	/* lifecycle, offers settings and stop: false change nothing the
@@ -1025,44 +1026,42 @@ static void test_engine_check(void **state)
 		    "offers: {max_per_customer: {count: 1, per: day}}\n"
 		    "rewards: []\n"
 		    "rules: [{id: a, on: order.paid, stop: false, earn: {points: 1, tier_multiplier: false, of: \"order.total\", per: 1}}]\n");
-	assert_int_equal(ly_engine_check_program(p, err, sizeof(err)), 0);
+	assert_int_equal(ly_worker_check_program(p, err, sizeof(err)), 0);
 	assert_int_equal(p->rules[0].earn_of, LY_OF_ORDER_TOTAL);
 	ly_program_destroy(p);
 	/* if, active, stop and `of` expressions run (engine_test.c checks
 	 * how) */
 	p = load_ok(HEAD "  - {id: a, on: order.paid, if: customer.points_available > 0, active: {from: 2026-06-01, until: 2026-09-01}, stop: true, earn: {points: 1, per: 100, of: order.total - 100}}\n");
-	assert_int_equal(ly_engine_check_program(p, err, sizeof(err)), 0);
+	assert_int_equal(ly_worker_check_program(p, err, sizeof(err)), 0);
 	ly_program_destroy(p);
 
 #define R(x) HEAD "  - id: x\n    on: order.paid\n    earn: {points: 1}\n" x
-	assert_engine_refuses(R("    limit: {count: 1, per: day}\n"),
-			      "prog.yaml:7:5: rule \"x\": \"limit\" is not evaluated by this version of the engine");
-	assert_engine_refuses(R("    budget: {points: 10}\n"),
-			      "prog.yaml:7:5: rule \"x\": \"budget\" is not evaluated by this version of the engine");
-	assert_engine_refuses(R("    issue: {gift_card: {amount: 1, valid_days: 1}}\n"),
-			      "prog.yaml:7:5: rule \"x\": \"issue\" is not evaluated by this version of the engine");
+	p = load_ok(R("    limit: {count: 1, per: day}\n    budget: {points: 10}\n"
+		      "    issue: {gift_card: {amount: 1, valid_days: 1}}\n"));
+	assert_int_equal(ly_worker_check_program(p, err, sizeof(err)), 0);
+	ly_program_destroy(p);
 	assert_engine_refuses(R("    offer: {template: t, channels: [sms]}\n"),
-			      "prog.yaml:7:5: rule \"x\": \"offer\" is not evaluated by this version of the engine");
+			      "prog.yaml:7:5: rule \"x\": \"offer\" is not run by this version of the worker");
 	assert_engine_refuses(R("    if: customer.order_count == 0\n"),
-			      "prog.yaml:7:5: rule \"x\": field \"customer.order_count\" is not kept by this version");
+			      "prog.yaml:7:5: rule \"x\": field \"customer.order_count\" is not kept by this version of the worker");
 #undef R
 	assert_engine_refuses(HEAD "  - {id: x, on: order.paid, earn: {points: 1, per: 100, of: order.total - customer.clv}}\n",
-			      "prog.yaml:4:57: rule \"x\": field \"customer.clv\" is not kept by this version");
+			      "prog.yaml:4:57: rule \"x\": field \"customer.clv\" is not kept by this version of the worker");
 	assert_engine_refuses(HEAD "  - {id: x, on: tier.changed, earn: {points: 1}}\n",
-			      "prog.yaml:4:17: rule \"x\": trigger \"tier.changed\" is not produced by this version of the engine");
+			      "prog.yaml:4:17: rule \"x\": trigger \"tier.changed\" is not produced by this version of the worker");
 	assert_engine_refuses("version: 1\nprogram: {name: acme}\n"
 			      "tiers: {levels: [{name: a, min_spend: 0}]}\n"
 			      "rules: [{id: a, on: order.paid, earn: {points: 1, tier_multiplier: true}}]\n",
-			      "prog.yaml:3:1: \"tiers\" are not evaluated by this version of the engine");
+			      "prog.yaml:3:1: \"tiers\" are not run by this version of the worker");
 	assert_engine_refuses("version: 1\nprogram: {name: acme}\n"
 			      "rules: [{id: a, on: order.paid, earn: {points: 1}}]\n"
 			      "rewards: [{id: r, cost: 1, issue: {gift_card: {amount: 1, valid_days: 1}}}]\n",
-			      "prog.yaml:4:1: \"rewards\" are not evaluated by this version of the engine");
+			      "prog.yaml:4:1: \"rewards\" are not run by this version of the worker");
 	/* the first in file order, whichever kind it is */
 	assert_engine_refuses(HEAD "  - {id: a, on: order.paid, earn: {points: 1}}\n"
 			      "  - {id: b, on: order.paid, earn: {points: 1}, offer: {template: t, channels: [sms]}, if: true}\n"
 			      "  - {id: c, on: order.paid, earn: {points: 1}, if: true}\n",
-			      "prog.yaml:5:48: rule \"b\": \"offer\" is not evaluated by this version of the engine");
+			      "prog.yaml:5:48: rule \"b\": \"offer\" is not run by this version of the worker");
 	/* the full example shop loads but does not run yet */
 	assert_int_equal(ly_program_load(&p, LY_SOURCE_DIR "/examples/programs/anadolu-market.yaml",
 					 err, sizeof(err)),
@@ -1071,12 +1070,12 @@ static void test_engine_check(void **state)
 	assert_int_equal(p->tiers_len, 4);
 	assert_int_equal(p->tiers[3].earn_multiplier_bp, 20000);
 	assert_int_equal(p->rewards_len, 5);
-	assert_int_equal(ly_engine_check_program(p, err, sizeof(err)), LY_EINVAL);
+	assert_int_equal(ly_worker_check_program(p, err, sizeof(err)), LY_EINVAL);
 	ly_program_destroy(p);
 	/* the example of SPEC section 5 loads but does not run yet */
 	assert_int_equal(ly_program_load(&p, DATA_DIR "/spec-example.yaml", err, sizeof(err)), 0);
-	assert_int_equal(ly_engine_check_program(p, err, sizeof(err)), LY_EINVAL);
-	assert_string_equal(err, DATA_DIR "/spec-example.yaml:10:1: \"tiers\" are not evaluated by this version of the engine");
+	assert_int_equal(ly_worker_check_program(p, err, sizeof(err)), LY_EINVAL);
+	assert_string_equal(err, DATA_DIR "/spec-example.yaml:10:1: \"tiers\" are not run by this version of the worker");
 	ly_program_destroy(p);
 }
 
