@@ -1,5 +1,8 @@
 # Writes a C file holding every migration (version, name, SQL text), sorted
-# by file name. Invoked by CMakeLists.txt with -DOUT=... -DFILES=a;b;c.
+# by file name. Invoked by CMakeLists.txt with -DOUT=... -DDIR=schemas/sql
+# (a directory rather than a list: a list's ";" would split the command).
+file(GLOB FILES ${DIR}/*.sql)
+list(SORT FILES)
 set(body "/* Generated from schemas/sql by cmake/embed_sql.cmake. */\n#include <stddef.h>\n#include \"loyalty/store.h\"\n\n")
 set(entries "")
 foreach(f ${FILES})

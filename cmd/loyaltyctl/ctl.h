@@ -31,6 +31,7 @@ int ctl_balance(ctl_t *ctl, int argc, char **argv);
 int ctl_history(ctl_t *ctl, int argc, char **argv);
 int ctl_check(ctl_t *ctl, int argc, char **argv);
 int ctl_explain(ctl_t *ctl, int argc, char **argv);
+int ctl_test(ctl_t *ctl, int argc, char **argv);
 int ctl_produce(ctl_t *ctl, int argc, char **argv);
 int ctl_topics(ctl_t *ctl, int argc, char **argv);
 int ctl_config_doc(ctl_t *ctl, int argc, char **argv);

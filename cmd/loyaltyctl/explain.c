@@ -1,9 +1,9 @@
 /*
  * explain.c: `loyaltyctl explain PROGRAM EVENT.json`: which rules of a
  * program fire on one event and why the others do not, computed by the
- * engine's own evaluation (ly_engine_explain) on a customer state given on
- * the command line. It reads two files and writes nothing but stdout and
- * stderr: no server, no ledger.
+ * engine's own evaluation (ly_engine_explain) on a customer state: a new
+ * customer, a state file, or the stored customer read from PostgreSQL. It
+ * writes nothing but stdout and stderr: no ledger, no offsets.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -12,9 +12,11 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "loyalty/cases.h"
 #include "loyalty/engine.h"
 #include "loyalty/event.h"
 #include "loyalty/program.h"
+#include "loyalty/store.h"
 #include "loyalty/util.h"
 
 /* A whole decimal int64, or LY_EINVAL. */
@@ -29,17 +31,70 @@ static int parse_i64(const char *s, int64_t *out)
 	return 0;
 }
 
+/* Prints the traces of one event, then what it issued and offered. */
+static void print_traces(const ly_rule_trace_t *traces, size_t traces_len)
+{
+	for (size_t i = 0; i < traces_len; i++)
+		printf("%s: %s\n", traces[i].rule->id, traces[i].why);
+}
+
 /*
- * explain PROGRAM EVENT.json [--available N] [--pending N]: one line per
- * rule (`id: why`), then the total and the balances after the event. Exit
- * 0 when it explains, 1 when the program or the event is refused or the
- * engine fails, 2 on a usage error.
+ * Explains ev and, after it, the triggers it caused (each under a line
+ * `then tier.changed (bronze -> silver):`). Adds the points to *plus_*.
+ * 0, or 1 after printing why it failed.
+ */
+static int explain_event(const ly_program_t *p, ly_engine_shared_t *shared,
+			 ly_customer_state_t *cs, const ly_event_t *ev,
+			 ly_arena_t *arena, int64_t *plus_available,
+			 int64_t *plus_pending)
+{
+	char errstr[1024];
+	ly_rule_trace_t *traces;
+	size_t traces_len;
+	ly_effects_t fx;
+	int rc = ly_engine_explain(&traces, &traces_len, &fx, p, shared, cs, ev,
+				   arena, errstr, sizeof(errstr));
+	print_traces(traces, traces_len);
+	if (rc == LY_ENOMEM) {
+		fprintf(stderr, "loyaltyctl: out of memory\n");
+		return 1;
+	}
+	if (rc) {
+		printf("error: %s\n", errstr);
+		return 1;
+	}
+	for (size_t i = 0; i < fx.postings_len; i++) {
+		*plus_available += fx.postings[i].delta_available;
+		*plus_pending += fx.postings[i].delta_pending;
+	}
+	for (size_t i = 0; i < fx.triggers_len; i++) {
+		const ly_event_t *t = &fx.triggers[i];
+		printf("then %s (%s -> %s):\n", ly_event_name(t),
+		       t->u.change.from[0] ? t->u.change.from : "none",
+		       t->u.change.to);
+		if (explain_event(p, shared, cs, t, arena, plus_available, plus_pending))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * explain PROGRAM EVENT.json [--customer-state FILE | --config F --customer
+ * ID] [--available N] [--pending N]: one line per rule (`id: why`), the
+ * triggers the event causes with their rules, then the total and the
+ * balances after the event. The customer is new unless a state file (the
+ * keys of a test case's `customer`, and `budgets`) or the stored customer
+ * (balances, limit counts and budgets from PostgreSQL, read only) says
+ * otherwise; --available and --pending then override the balances. Exit 0
+ * when it explains, 1 when the program, the state or the event is refused
+ * or the engine fails, 2 on a usage error.
  */
 int ctl_explain(ctl_t *ctl, int argc, char **argv)
 {
-	(void)ctl;
 	const char *program_path = NULL, *event_path = NULL;
+	const char *state_path = NULL, *customer = NULL;
 	int64_t available = 0, pending = 0;
+	int has_available = 0, has_pending = 0;
 	for (int i = 1; i < argc; i++) {
 		int is_available = strcmp(argv[i], "--available") == 0;
 		if (is_available || strcmp(argv[i], "--pending") == 0) {
@@ -47,6 +102,13 @@ int ctl_explain(ctl_t *ctl, int argc, char **argv)
 			    parse_i64(argv[i + 1], is_available ? &available : &pending))
 				return ctl_usage_error("explain: %s needs an integer",
 						       argv[i]);
+			*(is_available ? &has_available : &has_pending) = 1;
+			i++;
+		} else if (strcmp(argv[i], "--customer-state") == 0 ||
+			   strcmp(argv[i], "--customer") == 0) {
+			if (i + 1 == argc)
+				return ctl_usage_error("explain: %s needs a value", argv[i]);
+			*(argv[i][10] == '\0' ? &customer : &state_path) = argv[i + 1];
 			i++;
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			return ctl_usage_error("explain: unknown option \"%s\"", argv[i]);
@@ -61,13 +123,18 @@ int ctl_explain(ctl_t *ctl, int argc, char **argv)
 	}
 	if (!event_path)
 		return ctl_usage_error("explain: PROGRAM and EVENT.json are required");
+	if (state_path && customer)
+		return ctl_usage_error("explain: --customer-state and --customer exclude each other");
 
 	char errstr[1024];
 	int status = 1;
 	ly_program_t *p = NULL;
 	ly_arena_t *arena = NULL;
+	ly_store_t *store = NULL;
 	char *json = NULL;
 	size_t json_len = 0;
+	int64_t *spent = NULL;
+	unsigned char *changed = NULL;
 	if (ly_program_load(&p, program_path, errstr, sizeof(errstr))) {
 		fprintf(stderr, "%s\n", errstr);
 		goto out;
@@ -78,14 +145,16 @@ int ctl_explain(ctl_t *ctl, int argc, char **argv)
 		fprintf(stderr, "loyaltyctl: %s\n", errstr);
 		goto out;
 	}
-	if (!(arena = ly_arena_new(64 * 1024))) {
+	if (!(arena = ly_arena_new(64 * 1024)) ||
+	    !(spent = calloc(p->rules_len + 1, sizeof(*spent))) ||
+	    !(changed = calloc(p->rules_len + 1, 1))) {
 		fprintf(stderr, "loyaltyctl: out of memory\n");
 		goto out;
 	}
 	ly_event_t ev;
 	ly_reject_t why = LY_REJECT_NONE;
-	if (ly_event_decode(&ev, &why, errstr, sizeof(errstr), json, json_len,
-			    NULL, 0, arena)) {
+	if (ly_event_decode_trigger(&ev, &why, errstr, sizeof(errstr), json,
+				    json_len, arena)) {
 		if (why == LY_REJECT_NONE)
 			fprintf(stderr, "loyaltyctl: out of memory\n");
 		else
@@ -93,35 +162,52 @@ int ctl_explain(ctl_t *ctl, int argc, char **argv)
 		goto out;
 	}
 
-	ly_customer_state_t cs = {.customer_id = ev.customer_id,
-				  .available = available,
-				  .pending = pending};
-	ly_rule_trace_t *traces;
-	size_t traces_len;
-	ly_effects_t fx;
-	int rc = ly_engine_explain(&traces, &traces_len, &fx, p, NULL, &cs, &ev, arena,
-				   errstr, sizeof(errstr));
-	for (size_t i = 0; i < traces_len; i++)
-		printf("%s: %s\n", traces[i].rule->id, traces[i].why);
-	if (rc == LY_ENOMEM) {
-		fprintf(stderr, "loyaltyctl: out of memory\n");
+	/* The codes shown are made with this key, not the shop's. */
+	ly_engine_shared_t shared = {spent, changed, "loyaltyctl-explain",
+				     strlen("loyaltyctl-explain")};
+	ly_customer_state_t cs = {.customer_id = ev.customer_id};
+	if (state_path &&
+	    ly_customer_state_load(&cs, &shared, p, state_path, arena, errstr,
+				   sizeof(errstr))) {
+		fprintf(stderr, "%s\n", errstr);
 		goto out;
 	}
-	if (rc) {
-		printf("error: %s\n", errstr);
+	if (customer) {
+		if (strcmp(customer, ev.customer_id) != 0) {
+			fprintf(stderr, "loyaltyctl: the event is about customer \"%s\", not \"%s\"\n",
+				ev.customer_id, customer);
+			goto out;
+		}
+		if (ctl_store(ctl, &store) ||
+		    ly_store_load_customer(store, p, &cs, &shared, &ev, arena, errstr,
+					   sizeof(errstr))) {
+			if (store)
+				fprintf(stderr, "loyaltyctl: %s\n", errstr);
+			goto out;
+		}
+	}
+	if (state_path && strcmp(cs.customer_id, ev.customer_id) != 0) {
+		fprintf(stderr, "%s: the state is about customer \"%s\", the event about \"%s\"\n",
+			state_path, cs.customer_id, ev.customer_id);
 		goto out;
 	}
+	if (has_available)
+		cs.available = available;
+	if (has_pending)
+		cs.pending = pending;
+
 	int64_t plus_available = 0, plus_pending = 0;
-	for (size_t i = 0; i < fx.postings_len; i++) {
-		plus_available += fx.postings[i].delta_available;
-		plus_pending += fx.postings[i].delta_pending;
-	}
+	if (explain_event(p, &shared, &cs, &ev, arena, &plus_available, &plus_pending))
+		goto out;
 	printf("total: %+" PRId64 " available, %+" PRId64
 	       " pending; balance after: available %" PRId64 ", pending %" PRId64 "\n",
 	       plus_available, plus_pending, cs.available, cs.pending);
 	status = 0;
 out:
 	free(json);
+	free(spent);
+	free(changed);
+	ly_store_close(store);
 	ly_arena_destroy(arena);
 	ly_program_destroy(p);
 	return status;

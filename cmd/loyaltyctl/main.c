@@ -23,9 +23,11 @@ void ctl_usage(FILE *f)
 		"  balance CUSTOMER [--json]  a customer's points\n"
 		"  history CUSTOMER [--json]  a customer's ledger, oldest first\n"
 		"  check PROGRAM              validate a program file and summarise it\n"
-		"  explain PROGRAM EVENT.json [--available N] [--pending N]\n"
+		"  explain PROGRAM EVENT.json [--customer-state FILE | --customer ID]\n"
+		"          [--available N] [--pending N]\n"
 		"                             which rules fire on an event and why not\n"
 		"                             (writes nothing)\n"
+		"  test PROGRAM CASES.yaml    run a program's own test cases (no servers)\n"
 		"  produce [--count N] [--seed S] [--customers C] [--brokers LIST] [--stdout]\n"
 		"                             write N realistic sample events\n"
 		"  topics [--partitions N] [--replication R] [--brokers LIST]\n"
@@ -82,7 +84,7 @@ static const struct {
 	{"balance", ctl_balance},   {"history", ctl_history},
 	{"check", ctl_check},       {"produce", ctl_produce},
 	{"topics", ctl_topics},     {"config-doc", ctl_config_doc},
-	{"explain", ctl_explain},
+	{"explain", ctl_explain},   {"test", ctl_test},
 };
 
 int main(int argc, char **argv)

@@ -113,6 +113,7 @@ typedef struct ly_issued_code {
 	int64_t amount;  /* minor units (0 for a percent discount) */
 	int64_t percent; /* 0 unless a percent discount */
 	int64_t min_order;
+	int64_t issued_at_us;   /* the event time */
 	int64_t valid_until_us; /* event time + valid_days */
 	char code[LY_CODE_LENGTH + 1];
 } ly_issued_code_t;
@@ -160,7 +161,9 @@ typedef struct ly_effects {
  * credit (the firing that would cross the budget is skipped). A firing
  * rule earns (times the tier's multiplier with `tier_multiplier`), issues
  * its code, makes its offer and, with `stop: true`, ends the run.
- * Expressions see the event and the customer as they were before ev.
+ * Expressions see the event and the customer as they were before ev; on
+ * a customer.segment_changed or tier.changed trigger, the customer is
+ * already in the segment or tier it announces.
  *
  * Returns 0 and fills *out (arena memory, valid until the arena is reset;
  * the state's new limit counts live there too), or LY_EINVAL when

@@ -719,6 +719,7 @@ static int issue_code(ly_issued_code_t *c, const ly_rule_t *rule,
 	c->amount = rule->issue.amount;
 	c->percent = rule->issue.percent;
 	c->min_order = rule->issue.min_order;
+	c->issued_at_us = ev->time_us;
 	if (ly_mul_i64(rule->issue.valid_days, US_PER_DAY, &life_us) ||
 	    ly_add_i64(ev->time_us, life_us, &c->valid_until_us))
 		return LY_EINVAL;
@@ -839,6 +840,28 @@ static int update_profile(ly_effects_t *out, const ly_program_t *program,
 
 /* ---- the run ---- */
 
+/* A segment or tier trigger announces a change that has happened: the
+ * customer its rules see is already in the new segment or tier (an unknown
+ * tier name leaves the tier as it is). */
+static void take_change(const ly_program_t *program, ly_customer_state_t *cs,
+			const ly_event_t *ev)
+{
+	if (ev->trigger == LY_TRIGGER_SEGMENT_CHANGED) {
+		ly_segment_t s;
+		if (ly_segment_parse(ev->u.change.to, &s) == 0 && s != cs->segment) {
+			cs->segment = s;
+			cs->profile_changed = 1;
+		}
+	} else if (ev->trigger == LY_TRIGGER_TIER_CHANGED) {
+		for (size_t i = 0; i < program->tiers_len; i++)
+			if (strcmp(program->tiers[i].name, ev->u.change.to) == 0 &&
+			    i != cs->tier) {
+				cs->tier = i;
+				cs->profile_changed = 1;
+			}
+	}
+}
+
 static int rule_matches(const ly_rule_t *rule, const ly_event_t *ev)
 {
 	return rule->on == ev->type && rule->trigger == ev->trigger;
@@ -861,7 +884,7 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 	int profile = ev->type == LY_EV_ORDER_PAID ||
 		      ev->type == LY_EV_CUSTOMER_REGISTERED ||
 		      ev->type == LY_EV_CUSTOMER_UPDATED;
-	if (matching == 0 && !traces && !profile)
+	if (matching == 0 && !traces && !profile && ev->trigger == LY_TRIGGER_NONE)
 		return 0;
 
 	ly_posting_t *postings = NULL;
@@ -876,10 +899,13 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 	     !(fired = ly_arena_alloc(arena, matching * sizeof(*fired))) ||
 	     !(credited = ly_arena_alloc(arena, matching * sizeof(*credited)))))
 		return LY_ENOMEM;
-	env_ctx_t ctx = {program, ev, state};
+	/* the customer the rules see; state itself changes only at the end */
+	ly_customer_state_t cur = *state;
+	take_change(program, &cur, ev);
+	env_ctx_t ctx = {program, ev, &cur};
 	const ly_expr_env_t env = {&ctx, env_get, env_list_len, env_list_item};
-	int64_t available = state->available;
-	int64_t pending = state->pending;
+	int64_t available = cur.available;
+	int64_t pending = cur.pending;
 	const ly_rule_t *stopped_by = NULL;
 	size_t n = 0, ncodes = 0, noffers = 0, nfired = 0;
 	for (size_t i = 0; i < program->rules_len; i++) {
@@ -899,7 +925,7 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 			return rc;
 		if (nf.outcome == LY_RULE_FIRED && rule->limit_count > 0) {
 			limit_period(program, rule, ev, period);
-			const ly_limit_count_t *c = limit_find(state, i, period);
+			const ly_limit_count_t *c = limit_find(&cur, i, period);
 			if (c && c->count >= rule->limit_count) {
 				nf.outcome = LY_RULE_LIMITED;
 				nf.period = period;
@@ -907,7 +933,7 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 			}
 		}
 		if (nf.outcome == LY_RULE_FIRED && rule->has_earn &&
-		    (rc = rule_points(program, rule, state, ev, &env, &points,
+		    (rc = rule_points(program, rule, &cur, ev, &env, &points,
 				      &reason, arena, errstr, errstr_size)))
 			return rc;
 		if (nf.outcome == LY_RULE_FIRED && rule->budget_points > 0 &&
@@ -998,7 +1024,7 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 	}
 
 	/* Every rule ran: the event's effects on the customer. */
-	ly_customer_state_t next = *state;
+	ly_customer_state_t next = cur;
 	if (profile) {
 		if (!(out->triggers = ly_arena_alloc(arena, 2 * sizeof(*out->triggers))))
 			return LY_ENOMEM;
