@@ -31,22 +31,33 @@ static int parse_i64(const char *s, int64_t *out)
 	return 0;
 }
 
-/* Prints the traces of one event, then what it issued and offered. */
-static void print_traces(const ly_rule_trace_t *traces, size_t traces_len)
+/* Prints the traces of one event; for a trigger (indent), only the rules
+ * on it, or that there are none. */
+static void print_traces(const ly_rule_trace_t *traces, size_t traces_len,
+			 int trigger)
 {
-	for (size_t i = 0; i < traces_len; i++)
-		printf("%s: %s\n", traces[i].rule->id, traces[i].why);
+	size_t shown = 0;
+	for (size_t i = 0; i < traces_len; i++) {
+		if (trigger && traces[i].outcome == LY_RULE_SKIPPED)
+			continue;
+		printf("%s%s: %s\n", trigger ? "  " : "", traces[i].rule->id,
+		       traces[i].why);
+		shown++;
+	}
+	if (trigger && shown == 0)
+		printf("  (no rule on it)\n");
 }
 
 /*
  * Explains ev and, after it, the triggers it caused (each under a line
- * `then tier.changed (bronze -> silver):`). Adds the points to *plus_*.
+ * `then tier.changed (bronze -> silver):`, with the rules on it indented).
+ * Adds the points to *plus_*.
  * 0, or 1 after printing why it failed.
  */
 static int explain_event(const ly_program_t *p, ly_engine_shared_t *shared,
 			 ly_customer_state_t *cs, const ly_event_t *ev,
 			 ly_arena_t *arena, int64_t *plus_available,
-			 int64_t *plus_pending)
+			 int64_t *plus_pending, int trigger)
 {
 	char errstr[1024];
 	ly_rule_trace_t *traces;
@@ -54,7 +65,7 @@ static int explain_event(const ly_program_t *p, ly_engine_shared_t *shared,
 	ly_effects_t fx;
 	int rc = ly_engine_explain(&traces, &traces_len, &fx, p, shared, cs, ev,
 				   arena, errstr, sizeof(errstr));
-	print_traces(traces, traces_len);
+	print_traces(traces, traces_len, trigger);
 	if (rc == LY_ENOMEM) {
 		fprintf(stderr, "loyaltyctl: out of memory\n");
 		return 1;
@@ -72,7 +83,8 @@ static int explain_event(const ly_program_t *p, ly_engine_shared_t *shared,
 		printf("then %s (%s -> %s):\n", ly_event_name(t),
 		       t->u.change.from[0] ? t->u.change.from : "none",
 		       t->u.change.to);
-		if (explain_event(p, shared, cs, t, arena, plus_available, plus_pending))
+		if (explain_event(p, shared, cs, t, arena, plus_available,
+				  plus_pending, 1))
 			return 1;
 	}
 	return 0;
@@ -197,7 +209,8 @@ int ctl_explain(ctl_t *ctl, int argc, char **argv)
 		cs.pending = pending;
 
 	int64_t plus_available = 0, plus_pending = 0;
-	if (explain_event(p, &shared, &cs, &ev, arena, &plus_available, &plus_pending))
+	if (explain_event(p, &shared, &cs, &ev, arena, &plus_available,
+			  &plus_pending, 0))
 		goto out;
 	printf("total: %+" PRId64 " available, %+" PRId64
 	       " pending; balance after: available %" PRId64 ", pending %" PRId64 "\n",

@@ -2,7 +2,8 @@
 # loyaltyctl explain: which rules fire on one event and why the others do
 # not, with the exact lines a shop reads, diffed against
 # data/explain/*.expected. Needs no server: explain reads two files and
-# writes nothing, so this test does not call setup_case.
+# writes nothing, so this test does not call setup_case (the --customer
+# form, which reads PostgreSQL, is in test_cli.sh).
 source "$(dirname "$0")/lib.sh"
 
 DATA=$LY_SOURCE_DIR/tests/integration/data/explain
@@ -41,11 +42,22 @@ expect_output review-plain--available-300--pending-40.expected 0 \
 # A bad event is rejected as the worker would reject it.
 expect_output malformed.expected 1 "$TEST_PROGRAM" "$DATA/malformed.json"
 
-# A program with parts this engine does not evaluate: explain does not
-# pretend, it says so and fails.
-expect_exit 1 "$LOYALTYCTL" explain "$LY_SOURCE_DIR/examples/programs/anadolu-market.yaml" "$DATA/order-big.json"
-grep -q '^engine: not yet: .*anadolu-market.yaml:[0-9]*:[0-9]*: ' "$OUT/out" || fail "anadolu-market: $(cat "$OUT/out")"
-[ "$(wc -l <"$OUT/out")" = 1 ] || fail "anadolu-market: more than the refusal: $(cat "$OUT/out")"
+# The example shop, which uses the whole language: a customer state from a
+# file (tier multiplier, profile fields, a used-up limit), and a trigger
+# (points, a code and an offer).
+ANADOLU=$LY_SOURCE_DIR/examples/programs/anadolu-market.yaml
+expect_output anadolu-order-big--customer-state.expected 0 \
+	"$ANADOLU" "$DATA/order-big.json" --customer-state "$DATA/state-gumus.yaml"
+expect_output anadolu-review-photo--customer-state.expected 0 \
+	"$ANADOLU" "$DATA/review-photo.json" --customer-state "$DATA/state-gumus.yaml"
+expect_output anadolu-birthday.expected 0 "$ANADOLU" "$DATA/birthday.json"
+# A state file about another customer, or with a rule the program lacks.
+printf 'id: c-2\n' >"$OUT/other.yaml"
+expect_exit 1 "$LOYALTYCTL" explain "$ANADOLU" "$DATA/order-big.json" --customer-state "$OUT/other.yaml"
+grep -qF 'the state is about customer "c-2", the event about "c-1"' "$OUT/err" || fail "other customer: $(cat "$OUT/err")"
+printf 'limits: [{rule: nope, period: ever, count: 1}]\n' >"$OUT/nope.yaml"
+expect_exit 1 "$LOYALTYCTL" explain "$ANADOLU" "$DATA/order-big.json" --customer-state "$OUT/nope.yaml"
+grep -qF 'nope.yaml:1:17: limits[].rule: the program has no rule "nope"' "$OUT/err" || fail "unknown rule: $(cat "$OUT/err")"
 
 # Files that are not there or not a program.
 expect_exit 1 "$LOYALTYCTL" explain "$TEST_PROGRAM" "$OUT/missing.json"
@@ -61,6 +73,8 @@ expect_exit 2 "$LOYALTYCTL" explain "$TEST_PROGRAM" "$DATA/order-big.json" --ava
 expect_exit 2 "$LOYALTYCTL" explain "$TEST_PROGRAM" "$DATA/order-big.json" --available 12x
 expect_exit 2 "$LOYALTYCTL" explain "$TEST_PROGRAM" "$DATA/order-big.json" --pending 99999999999999999999
 expect_exit 2 "$LOYALTYCTL" explain "$TEST_PROGRAM" "$DATA/order-big.json" --bogus
+expect_exit 2 "$LOYALTYCTL" explain "$TEST_PROGRAM" "$DATA/order-big.json" --customer-state
+expect_exit 2 "$LOYALTYCTL" explain "$TEST_PROGRAM" "$DATA/order-big.json" --customer-state x --customer c-1
 "$LOYALTYCTL" --help | grep -q '^  explain PROGRAM EVENT.json' || fail "explain missing from the usage"
 
 echo "test_explain: ok"
