@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `loyaltyctl test`: the example shop's cases pass; cases written wrong fail
+# `loyaltyctl test`: the example shop's cases and SPEC section 5's example pass; cases written wrong fail
 # with the exact differences; bad files are refused with file:line:col;
 # usage errors exit 2. No server is needed.
 set -euo pipefail
@@ -21,6 +21,9 @@ run() {
 run 0 "$EXAMPLE" "$LY_SOURCE_DIR/examples/programs/anadolu-market.cases.yaml"
 tail -n1 "$OUT/out" | grep -qx '13 passed, 0 failed' || fail "example: $(tail -n1 "$OUT/out")"
 [ "$(grep -c '^PASS ' "$OUT/out")" = 13 ] || fail "example: not 13 PASS lines"
+
+run 0 "$LY_SOURCE_DIR/tests/unit/data/program/spec-example.yaml" "$HERE/spec-example.cases.yaml"
+tail -n1 "$OUT/out" | grep -qx '8 passed, 0 failed' || fail "SPEC example: $(tail -n1 "$OUT/out")"
 
 run 1 "$EXAMPLE" "$HERE/failing.cases.yaml"
 sed "s#CASES#$HERE/failing.cases.yaml#" "$HERE/failing.expected" >"$OUT/expected"
