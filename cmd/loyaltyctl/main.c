@@ -21,7 +21,7 @@ void ctl_usage(FILE *f)
 		"  migrate                    create or upgrade the PostgreSQL schema\n"
 		"  verify                     check that balances equal the ledger and lots\n"
 		"  balance CUSTOMER [--json]  a customer's points\n"
-		"  history CUSTOMER [--json]  a customer's ledger, oldest first\n"
+		"  history CUSTOMER [--json]  a customer's ledger and codes, oldest first\n"
 		"  check PROGRAM              validate a program file and summarise it\n"
 		"  explain PROGRAM EVENT.json [--customer-state FILE | --customer ID]\n"
 		"          [--available N] [--pending N]\n"

@@ -123,11 +123,11 @@ int main(int argc, char **argv)
 	ly_worker_get_stats(worker, &st);
 	ly_log(LY_LOG_INFO, "main",
 	       "stopped: %llu batches, %llu applied, %llu duplicates, %llu rejected, "
-	       "%llu postings, %llu published",
+	       "%llu postings, %llu codes, %llu published",
 	       (unsigned long long)st.batches, (unsigned long long)st.events_applied,
 	       (unsigned long long)st.events_duplicate,
 	       (unsigned long long)st.events_rejected, (unsigned long long)st.postings,
-	       (unsigned long long)st.outbox_published);
+	       (unsigned long long)st.codes, (unsigned long long)st.outbox_published);
 out:
 	ly_worker_destroy(worker);
 	if (embedded)

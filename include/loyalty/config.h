@@ -47,6 +47,9 @@ typedef struct ly_config {
 	char *http_listen;
 	/* log */
 	char *log_level;
+	/* codes: the key of the codes rules issue; "" refuses programs that
+	 * issue codes */
+	char *codes_secret;
 	/* embedded broker: where loyaltyd writes the mock cluster's bootstrap
 	 * address so other processes can reach it */
 	char *kafka_embedded_bootstrap_file;

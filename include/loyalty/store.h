@@ -1,8 +1,9 @@
 /*
  * store.h: PostgreSQL. Migrations, the per-batch transaction (claim event
- * ids, lock and load customers, write postings, lots, balances, outbox rows
- * and the next offsets with a compare-and-set), the outbox queue, and the
- * read side for loyaltyctl (balance, history, verify).
+ * ids, lock and load customers and their limit counts, read budgets, write
+ * postings, lots, balances, limit counts, codes, outbox rows, budgets and
+ * the next offsets with a compare-and-set), the outbox queue, and the read
+ * side for loyaltyctl (balance, history, verify).
  *
  * One ly_store_t owns one connection and is used by one thread. Every
  * statement is parameterised: no SQL is ever built from input text.
@@ -14,6 +15,8 @@
 #include <stdint.h>
 
 #include "loyalty/engine.h"
+#include "loyalty/program.h"
+#include "loyalty/tz.h"
 #include "loyalty/util.h"
 
 typedef struct ly_migration {
@@ -116,6 +119,70 @@ int ly_store_write_balances(ly_store_t *store,
 			    const ly_customer_state_t *states,
 			    size_t states_len, ly_arena_t *arena,
 			    char *errstr, size_t errstr_size);
+
+/* A limit count the batch may need: state's customer, rule index rule of
+ * the program, the period key of an event's time (ly_period_key). */
+typedef struct ly_store_limit_key {
+	ly_customer_state_t *state; /* borrowed */
+	uint32_t rule;
+	char period[LY_PERIOD_KEY_MAX];
+} ly_store_limit_key_t;
+
+/*
+ * After ly_store_lock_customers (the rows are then stable): appends to
+ * each key's state->limits the stored count of (customer, rule, period),
+ * unchanged, for the keys that have one; a key without a row is a count of
+ * 0 the engine adds when the rule fires. Keys may repeat. The counts live
+ * in arena. program gives the rule ids.
+ */
+int ly_store_load_limits(ly_store_t *store, const ly_program_t *program,
+			 const ly_store_limit_key_t *keys, size_t keys_len,
+			 ly_arena_t *arena, char *errstr, size_t errstr_size);
+/* Writes every count of the states' limits marked changed (upsert: the
+ * customers are locked, so nobody else writes them). */
+int ly_store_write_limits(ly_store_t *store, const ly_program_t *program,
+			  const ly_customer_state_t *states, size_t states_len,
+			  ly_arena_t *arena, char *errstr, size_t errstr_size);
+
+/*
+ * Reads, without a lock, the points spent so far by each rule of program
+ * with a budget into spent[i] (program->rules_len long; 0 for a rule
+ * without a budget or without a row yet).
+ */
+int ly_store_load_budgets(ly_store_t *store, const ly_program_t *program,
+			  int64_t *spent, ly_arena_t *arena, char *errstr,
+			  size_t errstr_size);
+/*
+ * Adds delta[i] (program->rules_len long) to the spent points of each rule
+ * i with delta[i] > 0, on the condition that the sum stays within the
+ * rule's budget. Call it last before the offsets, so the rows are locked
+ * only until the commit. When another replica has spent meanwhile and a
+ * rule's sum would cross its budget, nothing is written and it returns
+ * LY_ERETRY: the batch must be rolled back and run again on fresh values.
+ */
+int ly_store_write_budgets(ly_store_t *store, const ly_program_t *program,
+			   const int64_t *delta, ly_arena_t *arena,
+			   char *errstr, size_t errstr_size);
+
+/* A code a rule issued, with the event it issued it for. */
+typedef struct ly_store_code {
+	const ly_event_t *ev;
+	ly_issued_code_t *code; /* borrowed; its text may be replaced */
+} ly_store_code_t;
+
+/*
+ * Inserts the codes. Codes are unique across all customers: a code that
+ * is taken (by another customer, or by an earlier code of this batch) is
+ * drawn again as ly_engine_code(secret, source, event id, rule id, n) for
+ * n = 1, 2, ... LY_STORE_CODE_DRAWS_MAX, and code->code is replaced in
+ * place, so whatever points at the ly_issued_code_t (an offer) sees the
+ * code stored. LY_EIO when a code is still taken after that many draws.
+ */
+#define LY_STORE_CODE_DRAWS_MAX 16
+int ly_store_write_codes(ly_store_t *store, const char *program_version,
+			 const void *secret, size_t secret_len,
+			 ly_store_code_t *codes, size_t codes_len,
+			 ly_arena_t *arena, char *errstr, size_t errstr_size);
 int ly_store_write_outbox(ly_store_t *store,
 			  const ly_store_outbox_row_t *rows, size_t rows_len,
 			  ly_arena_t *arena, char *errstr, size_t errstr_size);
@@ -160,7 +227,9 @@ int ly_store_outbox_mark(ly_store_t *store, const ly_outbox_msg_t *msgs,
 int ly_store_print_balance(ly_store_t *store, const char *customer_id,
 			   int json, ly_buf_t *out, char *errstr,
 			   size_t errstr_size);
-/* Prints a customer's ledger, oldest first: a table or a JSON array. */
+/* Prints a customer's ledger, oldest first, then the codes issued to them:
+ * two tables (the second only when there are codes), or one JSON object
+ * {"customer_id":..,"ledger":[lines],"codes":[codes]}. */
 int ly_store_print_history(ly_store_t *store, const char *customer_id,
 			   int json, ly_buf_t *out, char *errstr,
 			   size_t errstr_size);
@@ -168,5 +237,16 @@ int ly_store_print_history(ly_store_t *store, const char *customer_id,
  * equal, LY_ECONFLICT with one line per difference in out, or LY_EIO. */
 int ly_store_verify(ly_store_t *store, ly_buf_t *out, char *errstr,
 		    size_t errstr_size);
+
+/*
+ * Reads one customer as the engine would see it for ev, without locking or
+ * writing: the balances, the limit counts of the periods ev falls in and
+ * every rule's budget spent so far (into shared->budget_spent).
+ * cs->customer_id is the input. For `loyaltyctl explain --customer`.
+ */
+int ly_store_load_customer(ly_store_t *store, const ly_program_t *program,
+			   ly_customer_state_t *cs, ly_engine_shared_t *shared,
+			   const ly_event_t *ev, ly_arena_t *arena, char *errstr,
+			   size_t errstr_size);
 
 #endif

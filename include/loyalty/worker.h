@@ -21,6 +21,7 @@ typedef struct ly_worker_stats {
 	uint64_t events_duplicate;
 	uint64_t events_rejected;
 	uint64_t postings;
+	uint64_t codes; /* discount codes and gift cards issued */
 	uint64_t outbox_published;
 	uint64_t tx_retries;
 	uint64_t offset_conflicts;
@@ -28,8 +29,10 @@ typedef struct ly_worker_stats {
 
 /*
  * Connects to PostgreSQL and Kafka (bootstrap: the broker list, or the
- * embedded cluster's address). program is borrowed and must outlive the
- * worker. The caller frees with ly_worker_destroy.
+ * embedded cluster's address). cfg and program are borrowed and must
+ * outlive the worker. The caller frees with ly_worker_destroy. LY_EINVAL,
+ * before connecting, when a rule of program issues codes and
+ * cfg->codes_secret is empty: codes must not be guessable.
  */
 int ly_worker_new(ly_worker_t **out, const ly_config_t *cfg,
 		  const char *bootstrap, const ly_program_t *program,

@@ -9,8 +9,8 @@
  * LOYALTY_* variables are refused rather than ignored: a misspelt setting
  * must never silently fall back to its default.
  *
- * Values that may hold secrets (postgres.conninfo, kafka.properties values)
- * are never quoted back in messages.
+ * Values that may hold secrets (postgres.conninfo, kafka.properties values,
+ * codes.secret) are never quoted back in messages.
  */
 #include "loyalty/config.h"
 
@@ -79,6 +79,15 @@ static int check_identifier(const char *v, size_t len)
 	return 1;
 }
 
+/* The codes' key: empty (no codes may be issued) or long enough that it
+ * cannot be found by trying keys against a handful of known codes. */
+#define CODES_SECRET_MIN_BYTES 16
+static int check_secret(const char *v, size_t len)
+{
+	(void)v;
+	return len == 0 || len >= CODES_SECRET_MIN_BYTES;
+}
+
 #define STR(k, field, def, fl, text)                                         \
 	{.key = k, .type = SET_STRING, .def_str = def, .flags = fl,          \
 	 .desc = text, .off = offsetof(ly_config_t, field)}
@@ -143,6 +152,19 @@ static const setting_t settings[] = {
 	    "Path of the program file (docs/program.md). SIGHUP re-reads the "
 	    "file at this path; a bad file is refused and the old program keeps "
 	    "running."),
+	{.key = "codes.secret", .type = SET_STRING, .def_str = "",
+	 .flags = F_SECRET, .check = check_secret,
+	 .check_msg = "must be empty or at least 16 bytes",
+	 .bounds_doc = "empty, or at least 16 bytes",
+	 .desc = "Key of the discount codes and gift cards that rules issue: "
+		 "each code is HMAC-SHA256 under it of the event and the rule, "
+		 "so a replay issues the same code and nobody without the key "
+		 "can guess one. Use a long random string, the same on every "
+		 "replica, kept like a password: it is never shown in messages "
+		 "or logs. Empty (the default): loyaltyd refuses to run a "
+		 "program with an `issue` rule rather than issue guessable "
+		 "codes.",
+	 .off = offsetof(ly_config_t, codes_secret)},
 	INT("batch.max_events", batch_max_events, 1000, 1, 100000, "events", 0,
 	    "Most input events handled in one batch (one PostgreSQL "
 	    "transaction)."),

@@ -433,19 +433,32 @@ void ly_store_rollback(ly_store_t *s)
 			    sizeof(ignored));
 }
 
-/* "customer\0source\0id" as one key. */
+/* Strings joined by NUL bytes as one map key ("customer\0source\0id"),
+ * in arena; NULL when out of memory. */
+static char *join_key(ly_arena_t *arena, const char *const *parts, size_t n,
+		      size_t *len)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += strlen(parts[i]) + 1;
+	char *k = ly_arena_alloc(arena, total + 1);
+	if (!k)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t m = strlen(parts[i]);
+		memcpy(k + o, parts[i], m);
+		o += m + 1; /* the arena zeroed the separator */
+	}
+	*len = total - 1;
+	return k;
+}
+
 static char *event_key(ly_arena_t *arena, const char *customer,
 		       const char *source, const char *id, size_t *len)
 {
-	size_t a = strlen(customer), b = strlen(source), c = strlen(id);
-	char *k = ly_arena_alloc(arena, a + b + c + 3);
-	if (!k)
-		return NULL;
-	memcpy(k, customer, a);
-	memcpy(k + a + 1, source, b);
-	memcpy(k + a + b + 2, id, c);
-	*len = a + b + c + 2;
-	return k;
+	const char *parts[] = {customer, source, id};
+	return join_key(arena, parts, 3, len);
 }
 
 int ly_store_claim_events(ly_store_t *s, ly_store_event_t *events,
@@ -619,7 +632,8 @@ int ly_store_write_postings(ly_store_t *s, const char *program_version,
 	for (size_t i = 0; i < postings_len; i++) {
 		const ly_event_t *ev = postings[i].ev;
 		const ly_posting_t *p = postings[i].posting;
-		const char *type = ly_event_type_name(ev->type);
+		/* a trigger has no input type: its name is the trigger's */
+		const char *type = ly_event_name(ev);
 		arr_str(&ledger[0], ev->customer_id);
 		arr_str(&ledger[1], ev->source);
 		arr_str(&ledger[2], ev->id);
@@ -707,6 +721,390 @@ int ly_store_write_balances(ly_store_t *s, const ly_customer_state_t *states,
 			 3, params, NULL, NULL, 0, errstr, errstr_size);
 out:
 	arrs_free(arrs, 3);
+	return rc;
+}
+
+/* ---- limits, budgets and codes ---- */
+
+/* Appends a count to a state's limits, growing them in arena as the engine
+ * does. */
+static int limits_append(ly_customer_state_t *st, uint32_t rule,
+			 const char *period, int64_t count, ly_arena_t *arena)
+{
+	if (st->limits_len == st->limits_cap) {
+		size_t cap = st->limits_cap * 2 + 4;
+		ly_limit_count_t *grown = ly_arena_alloc(arena, cap * sizeof(*grown));
+		if (!grown)
+			return LY_ENOMEM;
+		if (st->limits_len)
+			memcpy(grown, st->limits, st->limits_len * sizeof(*grown));
+		st->limits = grown;
+		st->limits_cap = cap;
+	}
+	ly_limit_count_t *c = &st->limits[st->limits_len++];
+	memset(c, 0, sizeof(*c));
+	c->rule = rule;
+	snprintf(c->period, sizeof(c->period), "%s", period);
+	c->count = count;
+	return 0;
+}
+
+int ly_store_load_limits(ly_store_t *s, const ly_program_t *program,
+			 const ly_store_limit_key_t *keys, size_t keys_len,
+			 ly_arena_t *arena, char *errstr, size_t errstr_size)
+{
+	pg_array_t arrs[3] = {{{0}}};
+	const char *params[3];
+	PGresult *res = NULL;
+	const ly_store_limit_key_t **uniq;
+	ly_map_t seen;
+	size_t n = 0;
+	int rc = 0;
+	if (keys_len == 0)
+		return 0;
+	if (!(uniq = ly_arena_alloc(arena, keys_len * sizeof(*uniq))) ||
+	    ly_map_init(&seen, arena, keys_len))
+		goto nomem;
+	for (size_t i = 0; i < keys_len; i++) {
+		const ly_store_limit_key_t *k = &keys[i];
+		LY_ASSERT(k->rule < program->rules_len);
+		const char *rule_id = program->rules[k->rule].id;
+		const char *parts[] = {k->state->customer_id, rule_id, k->period};
+		size_t len;
+		int found;
+		char *key = join_key(arena, parts, 3, &len);
+		if (!key)
+			goto nomem;
+		void **slot = ly_map_put(&seen, key, len, &found);
+		LY_ASSERT(slot);
+		if (found)
+			continue;
+		*slot = key;
+		uniq[n++] = k;
+		arr_str(&arrs[0], k->state->customer_id);
+		arr_str(&arrs[1], rule_id);
+		arr_str(&arrs[2], k->period);
+	}
+	rc = arrs_end(arrs, 3, params, errstr, errstr_size);
+	if (rc)
+		goto out;
+	/* The keys' positions come back, so no id needs matching. */
+	rc = exec_params(s, &res, "postgres: load limits",
+			 "SELECT u.n, l.count FROM unnest($1::text[], $2::text[], "
+			 "$3::text[]) WITH ORDINALITY AS u(c, r, p, n) "
+			 "JOIN rule_limits l ON l.customer_id = u.c AND l.rule_id = u.r "
+			 "AND l.period = u.p",
+			 3, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		goto out;
+	for (int row = 0; row < PQntuples(res); row++) {
+		long long pos = atoll(PQgetvalue(res, row, 0));
+		LY_ASSERT(pos >= 1 && (size_t)pos <= n);
+		const ly_store_limit_key_t *k = uniq[pos - 1];
+		if (limits_append(k->state, k->rule, k->period,
+				  atoll(PQgetvalue(res, row, 1)), arena))
+			goto nomem;
+	}
+	goto out;
+nomem:
+	snprintf(errstr, errstr_size, "load limits: out of memory");
+	rc = LY_ENOMEM;
+out:
+	PQclear(res);
+	arrs_free(arrs, 3);
+	return rc;
+}
+
+int ly_store_write_limits(ly_store_t *s, const ly_program_t *program,
+			  const ly_customer_state_t *states, size_t states_len,
+			  ly_arena_t *arena, char *errstr, size_t errstr_size)
+{
+	(void)arena;
+	pg_array_t arrs[4] = {{{0}}};
+	const char *params[4];
+	size_t n = 0;
+	int rc = 0;
+	for (size_t i = 0; i < states_len; i++)
+		for (size_t j = 0; j < states[i].limits_len; j++) {
+			const ly_limit_count_t *c = &states[i].limits[j];
+			if (!c->changed)
+				continue;
+			LY_ASSERT(c->rule < program->rules_len);
+			arr_str(&arrs[0], states[i].customer_id);
+			arr_str(&arrs[1], program->rules[c->rule].id);
+			arr_str(&arrs[2], c->period);
+			arr_int(&arrs[3], c->count);
+			n++;
+		}
+	if (n == 0)
+		goto out;
+	rc = arrs_end(arrs, 4, params, errstr, errstr_size);
+	if (rc)
+		goto out;
+	rc = exec_params(s, NULL, "postgres: write limits",
+			 "INSERT INTO rule_limits (customer_id, rule_id, period, count) "
+			 "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+			 "$4::bigint[]) "
+			 "ON CONFLICT (customer_id, rule_id, period) "
+			 "DO UPDATE SET count = EXCLUDED.count",
+			 4, params, NULL, NULL, 0, errstr, errstr_size);
+out:
+	arrs_free(arrs, 4);
+	return rc;
+}
+
+int ly_store_load_budgets(ly_store_t *s, const ly_program_t *program,
+			  int64_t *spent, ly_arena_t *arena, char *errstr,
+			  size_t errstr_size)
+{
+	(void)arena;
+	pg_array_t ids = {0};
+	const char *params[1];
+	PGresult *res = NULL;
+	size_t n = 0;
+	int rc = 0;
+	for (size_t i = 0; i < program->rules_len; i++) {
+		spent[i] = 0;
+		if (program->rules[i].budget_points > 0) {
+			arr_str(&ids, program->rules[i].id);
+			n++;
+		}
+	}
+	if (n == 0)
+		goto out;
+	rc = arrs_end(&ids, 1, params, errstr, errstr_size);
+	if (rc)
+		goto out;
+	rc = exec_params(s, &res, "postgres: load budgets",
+			 "SELECT rule_id, spent FROM rule_budgets "
+			 "WHERE rule_id = ANY($1::text[])",
+			 1, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		goto out;
+	for (int row = 0; row < PQntuples(res); row++) {
+		const char *id = PQgetvalue(res, row, 0);
+		for (size_t i = 0; i < program->rules_len; i++)
+			if (program->rules[i].budget_points > 0 &&
+			    strcmp(program->rules[i].id, id) == 0)
+				spent[i] = atoll(PQgetvalue(res, row, 1));
+	}
+out:
+	PQclear(res);
+	arrs_free(&ids, 1);
+	return rc;
+}
+
+int ly_store_write_budgets(ly_store_t *s, const ly_program_t *program,
+			   const int64_t *delta, ly_arena_t *arena,
+			   char *errstr, size_t errstr_size)
+{
+	pg_array_t arrs[3] = {{{0}}};
+	const char *params[3];
+	PGresult *res = NULL;
+	size_t *order, n = 0;
+	int rc = 0;
+	if (!(order = ly_arena_alloc(arena, (program->rules_len + 1) * sizeof(*order)))) {
+		snprintf(errstr, errstr_size, "write budgets: out of memory");
+		return LY_ENOMEM;
+	}
+	/* In rule id order, so replicas lock the rows in the same order. */
+	for (size_t i = 0; i < program->rules_len; i++) {
+		if (delta[i] <= 0)
+			continue;
+		LY_ASSERT(program->rules[i].budget_points > 0);
+		size_t k = n++;
+		while (k > 0 && strcmp(program->rules[order[k - 1]].id,
+				       program->rules[i].id) > 0) {
+			order[k] = order[k - 1];
+			k--;
+		}
+		order[k] = i;
+	}
+	if (n == 0)
+		return 0;
+	for (size_t k = 0; k < n; k++) {
+		const ly_rule_t *r = &program->rules[order[k]];
+		arr_str(&arrs[0], r->id);
+		arr_int(&arrs[1], delta[order[k]]);
+		arr_int(&arrs[2], r->budget_points);
+	}
+	rc = arrs_end(arrs, 3, params, errstr, errstr_size);
+	if (rc)
+		goto out;
+	rc = exec_params(s, NULL, "postgres: create budgets",
+			 "INSERT INTO rule_budgets (rule_id, spent) "
+			 "SELECT r, 0 FROM unnest($1::text[]) AS r ORDER BY r "
+			 "ON CONFLICT DO NOTHING",
+			 1, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		goto out;
+	/* Conditional, on the row as it is now: under READ COMMITTED a row
+	 * another transaction changed meanwhile is re-checked on its newest
+	 * version, so the cap holds whatever the others did. */
+	rc = exec_params(s, &res, "postgres: write budgets",
+			 "UPDATE rule_budgets b SET spent = b.spent + u.d, "
+			 "updated_at = now() "
+			 "FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(r, d, cap) "
+			 "WHERE b.rule_id = u.r AND b.spent + u.d <= u.cap "
+			 "RETURNING b.rule_id",
+			 3, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		goto out;
+	if ((size_t)PQntuples(res) != n) {
+		const char *lost = "?";
+		for (size_t k = 0; k < n && lost[0] == '?'; k++) {
+			const char *id = program->rules[order[k]].id;
+			int written = 0;
+			for (int row = 0; row < PQntuples(res); row++)
+				written |= strcmp(PQgetvalue(res, row, 0), id) == 0;
+			if (!written)
+				lost = id;
+		}
+		snprintf(errstr, errstr_size,
+			 "budget of rule \"%s\" was spent by another worker meanwhile: "
+			 "the batch runs again on the new value",
+			 lost);
+		rc = LY_ERETRY;
+	}
+out:
+	PQclear(res);
+	arrs_free(arrs, 3);
+	return rc;
+}
+
+static const char *issue_kind_name(ly_issue_kind_t kind)
+{
+	switch (kind) {
+	case LY_ISSUE_DISCOUNT:
+		return "discount";
+	case LY_ISSUE_GIFT_CARD:
+		return "gift_card";
+	case LY_ISSUE_NONE:
+		break;
+	}
+	LY_ASSERT(!"a code of no kind");
+	return NULL;
+}
+
+/* The identity of a code row: one code per (customer, event, rule). */
+static char *code_key(ly_arena_t *arena, const char *customer,
+		      const char *source, const char *id, const char *rule,
+		      size_t *len)
+{
+	const char *parts[] = {customer, source, id, rule};
+	return join_key(arena, parts, 4, len);
+}
+
+int ly_store_write_codes(ly_store_t *s, const char *program_version,
+			 const void *secret, size_t secret_len,
+			 ly_store_code_t *codes, size_t codes_len,
+			 ly_arena_t *arena, char *errstr, size_t errstr_size)
+{
+	enum { NC = 10 };
+	pg_array_t arrs[NC];
+	const char *params[NC + 1];
+	PGresult *res = NULL;
+	size_t *todo, todo_len = codes_len;
+	int rc = 0;
+	memset(arrs, 0, sizeof(arrs));
+	if (codes_len == 0)
+		return 0;
+	if (!(todo = ly_arena_alloc(arena, codes_len * sizeof(*todo))))
+		goto nomem;
+	for (size_t i = 0; i < codes_len; i++)
+		todo[i] = i;
+	/* Round r inserts the codes taken r times so far; each one taken
+	 * again is drawn anew with n = r + 1. */
+	for (uint32_t round = 0; todo_len > 0; round++) {
+		for (size_t t = 0; t < todo_len; t++) {
+			const ly_event_t *ev = codes[todo[t]].ev;
+			const ly_issued_code_t *c = codes[todo[t]].code;
+			arr_str(&arrs[0], ev->customer_id);
+			arr_str(&arrs[1], c->code);
+			arr_str(&arrs[2], issue_kind_name(c->kind));
+			arr_int(&arrs[3], c->amount);
+			arr_int(&arrs[4], c->percent);
+			arr_int(&arrs[5], c->min_order);
+			arr_time(&arrs[6], c->valid_until_us);
+			arr_str(&arrs[7], ev->source);
+			arr_str(&arrs[8], ev->id);
+			arr_str(&arrs[9], c->rule_id);
+		}
+		rc = arrs_end(arrs, NC, params, errstr, errstr_size);
+		if (rc)
+			goto out;
+		params[NC] = program_version;
+		rc = exec_params(
+			s, &res, "postgres: write codes",
+			"INSERT INTO codes (customer_id, code, kind, amount, percent, "
+			"min_order, valid_until, event_source, event_id, rule_id, "
+			"program_version) "
+			"SELECT c, co, k, a, pc, mo, vu, so, i, r, $11 FROM unnest("
+			"$1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], "
+			"$6::bigint[], $7::timestamptz[], $8::text[], $9::text[], "
+			"$10::text[]) "
+			"WITH ORDINALITY AS u(c, co, k, a, pc, mo, vu, so, i, r, n) ORDER BY n "
+			"ON CONFLICT (code) DO NOTHING "
+			"RETURNING customer_id, event_source, event_id, rule_id",
+			NC + 1, params, NULL, NULL, 0, errstr, errstr_size);
+		if (rc)
+			goto out;
+		arrs_free(arrs, NC);
+		memset(arrs, 0, sizeof(arrs));
+		if ((size_t)PQntuples(res) == todo_len) {
+			todo_len = 0;
+			break;
+		}
+		ly_map_t stored;
+		if (ly_map_init(&stored, arena, (size_t)PQntuples(res) + 1))
+			goto nomem;
+		for (int row = 0; row < PQntuples(res); row++) {
+			size_t len;
+			int found;
+			char *key = code_key(arena, PQgetvalue(res, row, 0),
+					     PQgetvalue(res, row, 1),
+					     PQgetvalue(res, row, 2),
+					     PQgetvalue(res, row, 3), &len);
+			if (!key)
+				goto nomem;
+			void **slot = ly_map_put(&stored, key, len, &found);
+			LY_ASSERT(slot);
+			*slot = key;
+		}
+		size_t left = 0;
+		for (size_t t = 0; t < todo_len; t++) {
+			const ly_event_t *ev = codes[todo[t]].ev;
+			ly_issued_code_t *c = codes[todo[t]].code;
+			size_t len;
+			char *key = code_key(arena, ev->customer_id, ev->source, ev->id,
+					     c->rule_id, &len);
+			if (!key)
+				goto nomem;
+			if (ly_map_get(&stored, key, len))
+				continue;
+			if (round == LY_STORE_CODE_DRAWS_MAX) {
+				snprintf(errstr, errstr_size,
+					 "write codes: the code of rule \"%s\" for event %s "
+					 "is still taken after %d draws",
+					 c->rule_id, ev->id, LY_STORE_CODE_DRAWS_MAX);
+				rc = LY_EIO;
+				goto out;
+			}
+			ly_engine_code(c->code, secret, secret_len, ev->source, ev->id,
+				       c->rule_id, round + 1);
+			todo[left++] = todo[t];
+		}
+		todo_len = left;
+		PQclear(res);
+		res = NULL;
+	}
+	goto out;
+nomem:
+	snprintf(errstr, errstr_size, "write codes: out of memory");
+	rc = LY_ENOMEM;
+out:
+	PQclear(res);
+	arrs_free(arrs, NC);
 	return rc;
 }
 
@@ -954,6 +1352,71 @@ int ly_store_print_balance(ly_store_t *s, const char *customer_id, int json,
 	return 0;
 }
 
+/* The customer's codes after the ledger: a table (none when there are no
+ * codes) or the "codes" array of the JSON object. */
+static int print_codes(ly_store_t *s, const char *customer_id, int json,
+		       ly_buf_t *out, char *errstr, size_t errstr_size)
+{
+	const char *params[] = {customer_id};
+	PGresult *res = NULL;
+	int rc = exec_params(
+		s, &res, "postgres: history codes",
+		"SELECT code, kind, amount, percent, min_order, "
+		"to_char(valid_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+		"status, rule_id, event_source, event_id, program_version "
+		"FROM codes WHERE customer_id = $1 ORDER BY created_at, valid_until, code",
+		1, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		return rc;
+	int n = PQntuples(res);
+	if (json)
+		ly_buf_puts(out, ",\"codes\":[");
+	else if (n > 0)
+		ly_buf_printf(out, "\n%-12s  %-9s  %10s  %9s  %-20s  %-7s  %-16s  %s\n",
+			      "code", "kind", "value", "min_order", "valid_until",
+			      "status", "rule", "event");
+	for (int row = 0; row < n; row++) {
+		const char *v[11];
+		for (int c = 0; c < 11; c++)
+			v[c] = PQgetvalue(res, row, c);
+		if (json) {
+			ly_buf_puts(out, row ? ",{\"code\":" : "{\"code\":");
+			ly_buf_json_quoted(out, v[0]);
+			ly_buf_puts(out, ",\"kind\":");
+			ly_buf_json_quoted(out, v[1]);
+			ly_buf_printf(out, ",\"amount\":%s,\"percent\":%s,\"min_order\":%s",
+				      v[2], v[3], v[4]);
+			ly_buf_puts(out, ",\"valid_until\":");
+			ly_buf_json_quoted(out, v[5]);
+			ly_buf_puts(out, ",\"status\":");
+			ly_buf_json_quoted(out, v[6]);
+			ly_buf_puts(out, ",\"rule_id\":");
+			ly_buf_json_quoted(out, v[7]);
+			ly_buf_puts(out, ",\"event_source\":");
+			ly_buf_json_quoted(out, v[8]);
+			ly_buf_puts(out, ",\"event_id\":");
+			ly_buf_json_quoted(out, v[9]);
+			ly_buf_puts(out, ",\"program_version\":");
+			ly_buf_json_quoted(out, v[10]);
+			ly_buf_putc(out, '}');
+		} else {
+			/* a percent discount shows its percent, the rest an
+			 * amount in minor units */
+			char value[32];
+			if (strcmp(v[3], "0") != 0)
+				snprintf(value, sizeof(value), "%s%%", v[3]);
+			else
+				snprintf(value, sizeof(value), "%s", v[2]);
+			ly_buf_printf(out, "%-12s  %-9s  %10s  %9s  %-20s  %-7s  %-16.16s  %s\n",
+				      v[0], v[1], value, v[4], v[5], v[6], v[7], v[9]);
+		}
+	}
+	if (json)
+		ly_buf_putc(out, ']');
+	PQclear(res);
+	return 0;
+}
+
 int ly_store_print_history(ly_store_t *s, const char *customer_id, int json,
 			   ly_buf_t *out, char *errstr, size_t errstr_size)
 {
@@ -971,12 +1434,15 @@ int ly_store_print_history(ly_store_t *s, const char *customer_id, int json,
 	if (rc)
 		return rc;
 	int n = PQntuples(res);
-	if (json)
-		ly_buf_putc(out, '[');
-	else
+	if (json) {
+		ly_buf_puts(out, "{\"customer_id\":");
+		ly_buf_json_quoted(out, customer_id);
+		ly_buf_puts(out, ",\"ledger\":[");
+	} else {
 		ly_buf_printf(out, "%-20s  %-18s  %-24s  %-16s  %9s  %9s  %-20s  %s\n",
 			      "time", "type", "event", "rule", "available",
 			      "pending", "available_at", "reason");
+	}
 	for (int row = 0; row < n; row++) {
 		const char *v[11];
 		for (int c = 0; c < 11; c++)
@@ -1009,10 +1475,13 @@ int ly_store_print_history(ly_store_t *s, const char *customer_id, int json,
 				      v[8][0] ? v[8] : "-", v[9]);
 		}
 	}
-	if (json)
-		ly_buf_puts(out, "]\n");
 	PQclear(res);
-	return 0;
+	if (json)
+		ly_buf_putc(out, ']');
+	rc = print_codes(s, customer_id, json, out, errstr, errstr_size);
+	if (!rc && json)
+		ly_buf_puts(out, "}\n");
+	return rc;
 }
 
 int ly_store_verify(ly_store_t *s, ly_buf_t *out, char *errstr,
@@ -1053,4 +1522,72 @@ int ly_store_verify(ly_store_t *s, ly_buf_t *out, char *errstr,
 			      PQgetvalue(res, row, 6));
 	PQclear(res);
 	return n ? LY_ECONFLICT : 0;
+}
+
+/* ---- one customer, read only (loyaltyctl explain --customer) ---- */
+
+int ly_store_load_customer(ly_store_t *s, const ly_program_t *program,
+			   ly_customer_state_t *cs, ly_engine_shared_t *shared,
+			   const ly_event_t *ev, ly_arena_t *arena, char *errstr,
+			   size_t errstr_size)
+{
+	const char *params[2] = {cs->customer_id, NULL};
+	PGresult *res = NULL;
+	int rc = exec_params(s, &res, "postgres: load balance",
+			     "SELECT available, pending FROM balances WHERE customer_id = $1",
+			     1, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		return rc;
+	if (PQntuples(res) == 1) {
+		cs->available = atoll(PQgetvalue(res, 0, 0));
+		cs->pending = atoll(PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+
+	/* The counts of the periods ev falls in, for the rules it meets. */
+	size_t n = 0;
+	for (size_t i = 0; i < program->rules_len; i++)
+		n += program->rules[i].limit_count > 0;
+	if (n && !(cs->limits = ly_arena_alloc(arena, n * sizeof(*cs->limits))))
+		return LY_ENOMEM;
+	cs->limits_len = 0;
+	cs->limits_cap = n;
+	for (size_t i = 0; i < program->rules_len; i++) {
+		const ly_rule_t *r = &program->rules[i];
+		if (r->limit_count == 0 || r->on != ev->type || r->trigger != ev->trigger)
+			continue;
+		ly_limit_count_t *c = &cs->limits[cs->limits_len];
+		int64_t start, end;
+		memset(c, 0, sizeof(*c));
+		c->rule = (uint32_t)i;
+		ly_tz_period(program->tz, r->limit_per, ev->time_us, &start, &end);
+		ly_period_key(r->limit_per, start, c->period, sizeof(c->period));
+		const char *lp[3] = {cs->customer_id, r->id, c->period};
+		rc = exec_params(s, &res, "postgres: load limit count",
+				 "SELECT count FROM rule_limits WHERE customer_id = $1 "
+				 "AND rule_id = $2 AND period = $3",
+				 3, lp, NULL, NULL, 0, errstr, errstr_size);
+		if (rc)
+			return rc;
+		if (PQntuples(res) == 1) {
+			c->count = atoll(PQgetvalue(res, 0, 0));
+			cs->limits_len++;
+		}
+		PQclear(res);
+	}
+	for (size_t i = 0; i < program->rules_len; i++) {
+		const ly_rule_t *r = &program->rules[i];
+		if (r->budget_points == 0)
+			continue;
+		params[0] = r->id;
+		rc = exec_params(s, &res, "postgres: load budget",
+				 "SELECT spent FROM rule_budgets WHERE rule_id = $1", 1,
+				 params, NULL, NULL, 0, errstr, errstr_size);
+		if (rc)
+			return rc;
+		if (PQntuples(res) == 1)
+			shared->budget_spent[i] = atoll(PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	return 0;
 }

@@ -7,6 +7,12 @@
  * worker read when it was assigned the partition. Kafka's own committed
  * offsets are written afterwards for lag tools and never read back. Output
  * messages go through the outbox, so a crash after commit loses none.
+ *
+ * Limit counts belong to customers and are loaded after the customers are
+ * locked. Budgets are shared by all customers and all replicas: they are
+ * read without a lock when the batch starts and written last, by a
+ * conditional update that fails (and reruns the batch) if another replica
+ * spent meanwhile, so a budget row is locked only while the batch commits.
  */
 #include "loyalty/worker.h"
 
@@ -38,7 +44,13 @@ struct ly_worker {
 	ly_arena_t *tx_arena;    /* effects, reset per attempt */
 	ly_msg_batch_t batch;
 	ly_worker_stats_t stats;
+	/* Budgets and the codes' key, for the engine. budget_spent and
+	 * budget_changed are program->rules_len long when a rule has a budget,
+	 * else NULL; budget_before holds budget_spent as loaded, so the batch
+	 * writes only what it spent itself. */
 	ly_engine_shared_t shared;
+	int64_t *budget_before;
+	int has_limits; /* a rule has a `limit` */
 };
 
 /* ---- offsets from PostgreSQL on assignment ---- */
@@ -295,6 +307,56 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /*
+ * Loads the limit counts the batch's events may need: for each event and
+ * each rule with a `limit` on its type, the count of the customer in the
+ * calendar period (program time) of the event's time.
+ */
+static int load_limits(ly_worker_t *w, const decoded_t *d,
+		       const ly_map_t *bycustomer, ly_arena_t *arena,
+		       char *errstr, size_t errstr_size)
+{
+	const ly_program_t *program = w->program;
+	size_t nkeys = 0, cap = 0;
+	for (size_t i = 0; i < d->events_len; i++) {
+		const ly_event_t *ev = d->events[i].ev;
+		if (d->events[i].duplicate)
+			continue;
+		for (size_t r = 0; r < program->rules_len; r++) {
+			const ly_rule_t *rule = &program->rules[r];
+			cap += rule->limit_count > 0 && rule->on == ev->type &&
+			       rule->trigger == ev->trigger;
+		}
+	}
+	if (cap == 0)
+		return 0;
+	ly_store_limit_key_t *keys = ly_arena_alloc(arena, cap * sizeof(*keys));
+	if (!keys)
+		return LY_ENOMEM;
+	for (size_t i = 0; i < d->events_len; i++) {
+		const ly_event_t *ev = d->events[i].ev;
+		if (d->events[i].duplicate)
+			continue;
+		ly_customer_state_t *st = ly_map_get(bycustomer, ev->customer_id,
+						     strlen(ev->customer_id));
+		LY_ASSERT(st);
+		for (size_t r = 0; r < program->rules_len; r++) {
+			const ly_rule_t *rule = &program->rules[r];
+			if (rule->limit_count <= 0 || rule->on != ev->type ||
+			    rule->trigger != ev->trigger)
+				continue;
+			int64_t start, end;
+			ly_store_limit_key_t *k = &keys[nkeys++];
+			ly_tz_period(program->tz, rule->limit_per, ev->time_us, &start, &end);
+			ly_period_key(rule->limit_per, start, k->period, sizeof(k->period));
+			k->state = st;
+			k->rule = (uint32_t)r;
+		}
+	}
+	return ly_store_load_limits(w->store, program, keys, nkeys, arena, errstr,
+				    errstr_size);
+}
+
+/*
  * One attempt at the batch transaction. Returns 0 once committed, or the
  * store's code (the transaction is rolled back by the caller).
  */
@@ -306,6 +368,18 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 	int rc = ly_store_begin(w->store, errstr, errstr_size);
 	if (rc)
 		return rc;
+	if (w->budget_before) {
+		/* A plain read: the batch's spending is checked against the row
+		 * as it is at the end (ly_store_write_budgets). */
+		size_t len = w->program->rules_len;
+		rc = ly_store_load_budgets(w->store, w->program, w->shared.budget_spent,
+					   arena, errstr, errstr_size);
+		if (rc)
+			return rc;
+		memcpy(w->budget_before, w->shared.budget_spent,
+		       len * sizeof(*w->budget_before));
+		memset(w->shared.budget_changed, 0, len);
+	}
 	rc = ly_store_claim_events(w->store, d->events, n, arena, errstr, errstr_size);
 	if (rc)
 		return rc;
@@ -337,9 +411,14 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 	rc = ly_store_lock_customers(w->store, states, uniq, arena, errstr, errstr_size);
 	if (rc)
 		return rc;
+	if (w->has_limits) {
+		rc = load_limits(w, d, &bycustomer, arena, errstr, errstr_size);
+		if (rc)
+			return rc;
+	}
 
 	/* The engine, in partition order, on the in-memory states. */
-	size_t postings_cap = 0;
+	size_t postings_cap = 0, codes_cap = 0;
 	ly_effects_t *effects = ly_arena_alloc(arena, (n + 1) * sizeof(*effects));
 	ly_store_outbox_row_t *rejected = ly_arena_alloc(arena, (n + 1) * sizeof(*rejected));
 	size_t rejected_len = 0;
@@ -357,6 +436,10 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 		char why[512];
 		rc = ly_engine_apply(&effects[i], w->program, &w->shared, st, se->ev,
 				     arena, why, sizeof(why));
+		/* effects[i].triggers (tier and segment changes an order causes)
+		 * are not run: this version keeps no customer profile, and
+		 * ly_worker_check_program refuses programs with rules on
+		 * triggers, so no rule would act on them. */
 		if (rc == LY_EINVAL) {
 			/* Deterministic: the same event fails the same way on every
 			 * replay, so it is recorded as processed and dead-lettered. */
@@ -366,24 +449,33 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 			if (dead_letter_row(&rejected[rejected_len++], w->cfg, m,
 					    "evaluation_error", why, arena))
 				return LY_ENOMEM;
-			effects[i].postings_len = 0;
+			memset(&effects[i], 0, sizeof(effects[i]));
 			continue;
 		}
 		if (rc)
 			return rc;
 		postings_cap += effects[i].postings_len;
+		codes_cap += effects[i].codes_len;
 	}
 
-	/* Ledger lines, outbox rows. */
+	/* Ledger lines, codes, outbox rows. */
 	ly_store_posting_t *postings = ly_arena_alloc(arena, (postings_cap + 1) * sizeof(*postings));
+	ly_store_code_t *codes = ly_arena_alloc(arena, (codes_cap + 1) * sizeof(*codes));
 	size_t rows_cap = postings_cap + d->dead_len + rejected_len;
 	ly_store_outbox_row_t *rows = ly_arena_alloc(arena, (rows_cap + 1) * sizeof(*rows));
-	if (!postings || !rows)
+	if (!postings || !codes || !rows)
 		return LY_ENOMEM;
-	size_t np = 0, nr = 0;
+	size_t np = 0, nc = 0, nr = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (d->events[i].duplicate)
 			continue;
+		/* The offers that point at these codes are not published by
+		 * this version (ly_worker_check_program refuses `offer`); the
+		 * codes are kept. */
+		for (size_t k = 0; k < effects[i].codes_len; k++) {
+			codes[nc].ev = d->events[i].ev;
+			codes[nc++].code = &effects[i].codes[k];
+		}
 		for (size_t k = 0; k < effects[i].postings_len; k++) {
 			postings[np].ev = d->events[i].ev;
 			postings[np].posting = &effects[i].postings[k];
@@ -404,10 +496,32 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 	if (!rc)
 		rc = ly_store_write_balances(w->store, states, uniq, arena, errstr,
 					     errstr_size);
+	if (!rc && w->has_limits)
+		rc = ly_store_write_limits(w->store, w->program, states, uniq, arena,
+					   errstr, errstr_size);
+	if (!rc)
+		rc = ly_store_write_codes(w->store, w->program->version,
+					  w->shared.code_secret, w->shared.code_secret_len,
+					  codes, nc, arena, errstr, errstr_size);
 	if (!rc)
 		rc = ly_store_write_outbox(w->store, rows, nr, arena, errstr, errstr_size);
 	if (rc)
 		return rc;
+	/* Budgets last: their rows stay locked from here to the commit. */
+	if (w->budget_before) {
+		size_t len = w->program->rules_len;
+		int64_t *delta = ly_arena_alloc(arena, len * sizeof(*delta));
+		if (!delta)
+			return LY_ENOMEM;
+		for (size_t i = 0; i < len; i++)
+			delta[i] = w->shared.budget_changed[i]
+					   ? w->shared.budget_spent[i] - w->budget_before[i]
+					   : 0;
+		rc = ly_store_write_budgets(w->store, w->program, delta, arena, errstr,
+					    errstr_size);
+		if (rc)
+			return rc;
+	}
 
 	/* The next offset of every partition in the batch, compare-and-set. */
 	ly_store_offset_t *offs = ly_arena_alloc(arena, (w->batch.len + 1) * sizeof(*offs));
@@ -457,6 +571,7 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 	w->stats.events_rejected += d->dead_len + rejected_len;
 	w->stats.events_applied -= rejected_len;
 	w->stats.postings += np;
+	w->stats.codes += nc;
 	w->stats.batches++;
 	return 0;
 }
@@ -552,6 +667,46 @@ static void relay(ly_worker_t *w)
 	}
 }
 
+/*
+ * What the program's rules need besides the customers: room for the
+ * budgets, and the codes' key (a program that issues codes is refused
+ * without one rather than run with guessable codes).
+ */
+static int setup_rules(ly_worker_t *w, char *errstr, size_t errstr_size)
+{
+	const ly_program_t *program = w->program;
+	const char *issuer = NULL;
+	int budgets = 0;
+	for (size_t i = 0; i < program->rules_len; i++) {
+		const ly_rule_t *r = &program->rules[i];
+		budgets |= r->budget_points > 0;
+		w->has_limits |= r->limit_count > 0;
+		if (r->issue.kind != LY_ISSUE_NONE && !issuer)
+			issuer = r->id;
+	}
+	if (issuer && w->cfg->codes_secret[0] == '\0') {
+		snprintf(errstr, errstr_size,
+			 "rule \"%s\" issues codes but codes.secret is empty: set it "
+			 "(or LOYALTY_CODES_SECRET) to a long random string, the same "
+			 "on every replica",
+			 issuer);
+		return LY_EINVAL;
+	}
+	w->shared.code_secret = w->cfg->codes_secret;
+	w->shared.code_secret_len = strlen(w->cfg->codes_secret);
+	if (!budgets)
+		return 0;
+	size_t len = program->rules_len;
+	w->shared.budget_spent = calloc(len, sizeof(*w->shared.budget_spent));
+	w->shared.budget_changed = calloc(len, sizeof(*w->shared.budget_changed));
+	w->budget_before = calloc(len, sizeof(*w->budget_before));
+	if (!w->shared.budget_spent || !w->shared.budget_changed || !w->budget_before) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return LY_ENOMEM;
+	}
+	return 0;
+}
+
 int ly_worker_new(ly_worker_t **out, const ly_config_t *cfg,
 		  const char *bootstrap, const ly_program_t *program,
 		  char *errstr, size_t errstr_size)
@@ -563,14 +718,19 @@ int ly_worker_new(ly_worker_t **out, const ly_config_t *cfg,
 	}
 	w->cfg = cfg;
 	w->program = program;
+	int rc = setup_rules(w, errstr, errstr_size);
+	if (rc) {
+		ly_worker_destroy(w);
+		return rc;
+	}
 	w->batch_arena = ly_arena_new(1 << 20);
 	w->tx_arena = ly_arena_new(1 << 20);
 	if (!w->batch_arena || !w->tx_arena) {
 		snprintf(errstr, errstr_size, "out of memory");
 		goto fail;
 	}
-	int rc = ly_store_open(&w->store, cfg->postgres_conninfo, cfg->postgres_schema,
-			       errstr, errstr_size);
+	rc = ly_store_open(&w->store, cfg->postgres_conninfo, cfg->postgres_schema,
+			   errstr, errstr_size);
 	if (rc)
 		goto fail;
 	w->producer = ly_kafka_producer_new(cfg, bootstrap, ly_outbox_delivery_cb,
@@ -637,5 +797,8 @@ void ly_worker_destroy(ly_worker_t *w)
 	ly_store_close(w->store);
 	ly_arena_destroy(w->batch_arena);
 	ly_arena_destroy(w->tx_arena);
+	free(w->shared.budget_spent);
+	free(w->shared.budget_changed);
+	free(w->budget_before);
 	free(w);
 }

@@ -41,6 +41,8 @@ setup_case() {
 	export LOYALTY_BATCH_MAX_EVENTS=${LOYALTY_BATCH_MAX_EVENTS:-1000}
 	export LOYALTY_BATCH_MAX_WAIT_MS=${LOYALTY_BATCH_MAX_WAIT_MS:-100}
 	export LOYALTY_LOG_LEVEL=${LOYALTY_LOG_LEVEL:-info}
+	# The test program issues gift cards, which need the codes' key.
+	export LOYALTY_CODES_SECRET=${LOYALTY_CODES_SECRET:-integration-test-secret-$id}
 	local t
 	for t in customers orders reviews social requests offers activity dlq; do
 		export "LOYALTY_TOPICS_${t^^}=$id.$t"
@@ -123,13 +125,37 @@ input_topics() {
 	echo "$LOYALTY_TOPICS_CUSTOMERS $LOYALTY_TOPICS_ORDERS $LOYALTY_TOPICS_REVIEWS $LOYALTY_TOPICS_SOCIAL $LOYALTY_TOPICS_REQUESTS"
 }
 
-# expected_balances: read every input message back from Kafka and compute
-# the balances the test program gives, independently of loyaltyd.
+# db_facts: the tables expect.py checks against its own computation, as
+# tab-separated files in $CASE_DIR.
+db_facts() {
+	local utc="'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
+	sql "SELECT customer_id, event_source, event_id, event_type, coalesce(rule_id, ''),
+	            delta_available, delta_pending FROM ledger" >"$CASE_DIR/ledger.tsv"
+	sql "SELECT customer_id, rule_id, period, count FROM rule_limits" >"$CASE_DIR/limits.tsv"
+	sql "SELECT rule_id, spent FROM rule_budgets" >"$CASE_DIR/budgets.tsv"
+	sql "SELECT customer_id, code, kind, amount, percent, min_order,
+	            to_char(valid_until AT TIME ZONE 'UTC', $utc), event_source, event_id,
+	            rule_id, status FROM codes" >"$CASE_DIR/codes.tsv"
+}
+
+# expect_state [ARGS]: input events (JSON lines) on stdin; checks the ledger,
+# limit counts, budget and codes against the independent computation
+# (tests/integration/expect.py, ARGS passed on) and prints the balances it
+# expects.
+expect_state() {
+	db_facts || return 1
+	python3 "$LY_SOURCE_DIR/tests/integration/expect.py" \
+		--ledger "$CASE_DIR/ledger.tsv" --limits "$CASE_DIR/limits.tsv" \
+		--budget "$CASE_DIR/budgets.tsv" --codes "$CASE_DIR/codes.tsv" "$@"
+}
+
+# expected_balances [ARGS]: read every input message back from Kafka and
+# compute the balances the test program gives, independently of loyaltyd.
 expected_balances() {
 	local t
 	for t in $(input_topics); do
 		topic_dump "$t" '%s\n'
-	done | python3 "$LY_SOURCE_DIR/tests/integration/expect.py"
+	done | expect_state "$@"
 }
 
 actual_balances() {
@@ -137,9 +163,12 @@ actual_balances() {
 	     WHERE available <> 0 OR pending <> 0" | LC_ALL=C sort
 }
 
-# check_balances: PostgreSQL's balances equal the independent computation.
+# check_balances [ARGS]: PostgreSQL's ledger, limit counts, budget, codes
+# and balances agree with the independent computation (ARGS: for expect.py,
+# e.g. --budget-crossed).
 check_balances() {
-	expected_balances >"$CASE_DIR/expected.tsv"
+	expected_balances "$@" >"$CASE_DIR/expected.tsv" ||
+		fail "the state differs from the independent computation"
 	actual_balances >"$CASE_DIR/actual.tsv"
 	[ -s "$CASE_DIR/expected.tsv" ] || fail "no expected balances computed"
 	if ! diff -u "$CASE_DIR/expected.tsv" "$CASE_DIR/actual.tsv" >"$CASE_DIR/balances.diff"; then

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # loyaltyctl and loyaltyd as an operator meets them: usage errors exit 2,
-# bad files are refused with file:line:col, migrate is safe from several
-# replicas at once, balance/history print what they promise, and verify
-# catches a balance that no longer matches its ledger.
+# bad files are refused with file:line:col, a program that issues codes
+# needs codes.secret, migrate is safe from several replicas at once,
+# balance/history (the ledger, then the codes) print what they promise, and
+# verify catches a balance that no longer matches its ledger.
 source "$(dirname "$0")/lib.sh"
 setup_case cli
 
@@ -30,7 +31,7 @@ expect_exit 0 "$LOYALTYCTL" --help
 expect_exit 1 "$LOYALTYCTL" check "$LY_SOURCE_DIR/tests/unit/data/program/unknown-key.yaml"
 grep -qF 'unknown-key.yaml:9:5: unknown key "iff"' "$CASE_DIR/err" || fail "check: $(cat "$CASE_DIR/err")"
 expect_exit 0 "$LOYALTYCTL" check "$TEST_PROGRAM"
-grep -q 'on order.paid: 4' "$CASE_DIR/out" || fail "check summary: $(cat "$CASE_DIR/out")"
+grep -q 'on order.paid: 6' "$CASE_DIR/out" || fail "check summary: $(cat "$CASE_DIR/out")"
 printf 'kafka:\n  group_id: x\n  brokerz: b:9092\n' >"$CASE_DIR/bad.yaml"
 expect_exit 1 "$LOYALTYCTL" --config "$CASE_DIR/bad.yaml" migrate
 grep -qF "bad.yaml:3:3: unknown setting \"kafka.brokerz\"" "$CASE_DIR/err" || fail "config: $(cat "$CASE_DIR/err")"
@@ -39,12 +40,22 @@ grep -q 'LOYALTY_BATCH_MAX_EVENTS' "$CASE_DIR/err" || fail "env bounds: $(cat "$
 LOYALTY_PROGRAM="$LY_SOURCE_DIR/tests/unit/data/program/unknown-key.yaml" expect_exit 1 "$LOYALTYD"
 grep -qF 'unknown-key.yaml:9:5' "$CASE_DIR/err" || fail "loyaltyd with a bad program: $(cat "$CASE_DIR/err")"
 
-# The full language loads, but loyaltyd refuses to run a rule with a part
-# this engine does not evaluate yet, rather than ignore that part.
+# The full language loads, but loyaltyd refuses to run a program with a
+# part this worker does not run yet, rather than ignore that part.
 expect_exit 0 "$LOYALTYCTL" check "$LY_SOURCE_DIR/examples/programs/anadolu-market.yaml"
 grep -q '^loyaltyd: not yet' "$CASE_DIR/out" || fail "check summary: $(cat "$CASE_DIR/out")"
 LOYALTY_PROGRAM="$LY_SOURCE_DIR/examples/programs/anadolu-market.yaml" expect_exit 1 "$LOYALTYD"
-grep -q 'not evaluated by this version of the engine' "$CASE_DIR/err" || fail "loyaltyd ran a program it cannot evaluate: $(cat "$CASE_DIR/err")"
+grep -q 'not run by this version of the worker' "$CASE_DIR/err" || fail "loyaltyd ran a program it cannot run: $(cat "$CASE_DIR/err")"
+
+# Codes need their key: loyaltyd refuses a program that issues codes
+# without one, and a short key anywhere; the key is never shown.
+LOYALTY_CODES_SECRET= expect_exit 1 "$LOYALTYD"
+grep -q 'rule \\"big-order-gift\\" issues codes but codes.secret is empty' "$CASE_DIR/err" ||
+	fail "loyaltyd without codes.secret: $(cat "$CASE_DIR/err")"
+LOYALTY_CODES_SECRET=hunter2 expect_exit 1 "$LOYALTYCTL" migrate
+grep -qF 'LOYALTY_CODES_SECRET: must be empty or at least 16 bytes' "$CASE_DIR/err" ||
+	fail "short codes.secret: $(cat "$CASE_DIR/err")"
+if grep -q hunter2 "$CASE_DIR/err"; then fail "the codes' key was shown: $(cat "$CASE_DIR/err")"; fi
 
 LOYALTY_HTTP_LISTEN=127.0.0.1:9464 expect_exit 1 "$LOYALTYD"
 grep -q 'http.listen' "$CASE_DIR/err" || fail "loyaltyd accepted http.listen it cannot serve"
@@ -77,18 +88,65 @@ assert b["customer_id"] == sys.argv[2] and b["available"] == int(sys.argv[3]) an
 PY
 expect_exit 0 "$LOYALTYCTL" history "$customer" --json
 lines=$(sql "SELECT count(*) FROM ledger WHERE customer_id = '$customer'")
-python3 - "$CASE_DIR/out" "$lines" "$available" "$pending" <<'PY' || fail "history --json"
+python3 - "$CASE_DIR/out" "$lines" "$available" "$pending" "$customer" <<'PY' || fail "history --json"
 import json, sys
 h = json.load(open(sys.argv[1]))
-assert len(h) == int(sys.argv[2]), (len(h), sys.argv[2])
-assert sum(e["delta_available"] for e in h) == int(sys.argv[3])
-assert sum(e["delta_pending"] for e in h) == int(sys.argv[4])
-for e in h:
+assert set(h) == {"customer_id", "ledger", "codes"} and h["customer_id"] == sys.argv[5], h.keys()
+ledger = h["ledger"]
+assert len(ledger) == int(sys.argv[2]), (len(ledger), sys.argv[2])
+assert sum(e["delta_available"] for e in ledger) == int(sys.argv[3])
+assert sum(e["delta_pending"] for e in ledger) == int(sys.argv[4])
+for e in ledger:
     assert e["reason"] and e["program_version"] and e["event_id"], e
     assert (e["available_at"] is not None) == (e["delta_pending"] > 0), e
 PY
 expect_exit 0 "$LOYALTYCTL" history "$customer"
 grep -q 'floor(' "$CASE_DIR/out" || fail "history shows no reasons"
+
+# history lists the customer's codes after the ledger.
+holder=$(sql "SELECT customer_id FROM codes ORDER BY 1 LIMIT 1")
+[ -n "$holder" ] || fail "the sample traffic issued no gift card"
+sql "SELECT code, event_id, to_char(valid_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+     FROM codes WHERE customer_id = '$holder' ORDER BY code" >"$CASE_DIR/codes.tsv"
+expect_exit 0 "$LOYALTYCTL" history "$holder" --json
+python3 - "$CASE_DIR/out" "$CASE_DIR/codes.tsv" <<'PY' || fail "history --json codes"
+import json, sys
+h = json.load(open(sys.argv[1]))
+want = [l.rstrip("\n").split("\t") for l in open(sys.argv[2]) if l.strip()]
+got = sorted([c["code"], c["event_id"], c["valid_until"]] for c in h["codes"])
+assert got == want, (got, want)
+for c in h["codes"]:
+    assert (c["kind"], c["amount"], c["percent"], c["min_order"], c["status"], c["rule_id"]) == \
+        ("gift_card", 10000, 0, 0, "issued", "big-order-gift"), c
+    assert c["program_version"] and c["event_source"], c
+PY
+expect_exit 0 "$LOYALTYCTL" history "$holder"
+while IFS=$'\t' read -r code event until; do
+	grep -qE "^$code +gift_card +10000 +0 +$until +issued +big-order-gift +$event\$" "$CASE_DIR/out" ||
+		fail "history does not list code $code: $(cat "$CASE_DIR/out")"
+done <"$CASE_DIR/codes.tsv"
+# explain --customer reads the stored customer (read only): its balances,
+# and a daily limit it has used up on the day of the event.
+read -r lc lday < <(sql "SELECT customer_id, period FROM rule_limits WHERE rule_id = 'review-daily'
+                         AND count = 2 ORDER BY 1, 2 LIMIT 1")
+[ -n "$lc" ] || fail "the sample traffic used up no daily review limit"
+read -r la lp < <(sql "SELECT available, pending FROM balances WHERE customer_id = '$lc'")
+cat >"$CASE_DIR/review.json" <<JSON
+{"specversion": "1.0", "id": "explain-1", "source": "/shops/test", "type": "review.submitted",
+ "time": "${lday}T12:00:00+03:00",
+ "data": {"customer_id": "$lc", "review_id": "rx", "product_id": "p", "rating": 5,
+          "verified_purchase": false, "has_photo": false, "text_length": 0}}
+JSON
+ledger_before=$(sql "SELECT count(*) FROM ledger")
+expect_exit 0 "$LOYALTYCTL" explain "$TEST_PROGRAM" "$CASE_DIR/review.json" --customer "$lc"
+grep -qx "review-daily: limit used up: 2 of 2 per day in $lday Europe/Istanbul" "$CASE_DIR/out" ||
+	fail "explain --customer: limit: $(cat "$CASE_DIR/out")"
+grep -q "balance after: available $((la + 50)), pending $lp\$" "$CASE_DIR/out" ||
+	fail "explain --customer: balances $la/$lp: $(cat "$CASE_DIR/out")"
+[ "$(sql "SELECT count(*) FROM ledger")" = "$ledger_before" ] || fail "explain wrote to the ledger"
+expect_exit 1 "$LOYALTYCTL" explain "$TEST_PROGRAM" "$CASE_DIR/review.json" --customer someone-else
+grep -qF 'the event is about customer' "$CASE_DIR/err" || fail "explain --customer mismatch: $(cat "$CASE_DIR/err")"
+
 expect_exit 1 "$LOYALTYCTL" balance nobody-here
 grep -q 'not found' "$CASE_DIR/err" || fail "balance of an unknown customer"
 

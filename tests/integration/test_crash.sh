@@ -31,7 +31,7 @@ start_worker
 wait_consumed $N 600
 stop_worker
 
-check_balances
+check_balances --budget-crossed
 check_verify
 check_no_double_apply
 check_activity_published

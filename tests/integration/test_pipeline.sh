@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # 20,000 sample events over 6 partitions, applied by one loyaltyd on the
-# real broker and PostgreSQL: every balance equals the independent
-# computation, verify passes, every activity id is published, and SIGTERM
-# ends the worker cleanly. Prints the run's events/s.
+# real broker and PostgreSQL: every ledger line, limit count (per Istanbul
+# day), gift card and balance equals the independent computation, the
+# budget is crossed and never exceeded, verify passes, every activity id is
+# published, and SIGTERM ends the worker cleanly. Prints the run's events/s.
 source "$(dirname "$0")/lib.sh"
 setup_case pipeline
 N=20000
@@ -14,7 +15,7 @@ wait_consumed $N 600
 end_ns=$(date +%s%N)
 stop_worker
 
-check_balances
+check_balances --budget-crossed
 check_verify
 check_no_double_apply
 check_activity_published

@@ -78,7 +78,8 @@ print(f"dlq: {len(got)} messages, every reason as expected")
 PY
 
 # Every good event applied, and nothing from the poison.
-python3 "$LY_SOURCE_DIR/tests/integration/expect.py" <"$CASE_DIR/good.jsonl" >"$CASE_DIR/expected.tsv"
+expect_state <"$CASE_DIR/good.jsonl" >"$CASE_DIR/expected.tsv" ||
+	fail "the state differs from the independent computation"
 actual_balances >"$CASE_DIR/actual.tsv"
 diff -u "$CASE_DIR/expected.tsv" "$CASE_DIR/actual.tsv" >&2 || fail "balances differ"
 applied=$(sql "SELECT count(*) FROM processed_events")

@@ -110,6 +110,7 @@ static void assert_defaults(const ly_config_t *cfg)
 	assert_int_equal(cfg->batch_max_wait_ms, 100);
 	assert_string_equal(cfg->http_listen, "");
 	assert_string_equal(cfg->log_level, "info");
+	assert_string_equal(cfg->codes_secret, "");
 }
 
 static void test_defaults(void **state)
@@ -465,6 +466,21 @@ static void test_secrets_not_shown(void **state)
 	char *env[] = {b.data, NULL};
 	assert_refused(NULL, env, "LOYALTY_POSTGRES_CONNINFO: longer than 4096 bytes");
 	ly_buf_free(&b);
+
+	/* the codes' key: empty or at least 16 bytes, never echoed */
+	char *short_env[] = {"LOYALTY_CODES_SECRET=hunter2", NULL};
+	assert_refused(NULL, short_env,
+		       "LOYALTY_CODES_SECRET: must be empty or at least 16 bytes");
+	assert_yaml_refused("codes:\n  secret: hunter2\n",
+			    ":2:11: codes.secret: must be empty or at least 16 bytes");
+	char *good_env[] = {"LOYALTY_CODES_SECRET=0123456789abcdef", NULL};
+	assert_int_equal(ly_config_load(&cfg, NULL, good_env, err, sizeof(err)), 0);
+	assert_string_equal(cfg.codes_secret, "0123456789abcdef");
+	ly_config_free(&cfg);
+	char *empty_env[] = {"LOYALTY_CODES_SECRET=", NULL};
+	assert_int_equal(ly_config_load(&cfg, NULL, empty_env, err, sizeof(err)), 0);
+	assert_string_equal(cfg.codes_secret, "");
+	ly_config_free(&cfg);
 }
 
 static void test_missing_file(void **state)
@@ -492,11 +508,12 @@ static void test_reference(void **state)
 	assert_non_null(strstr(b.data, "\n| `kafka.properties` | `LOYALTY_KAFKA_PROPERTIES` | map of string | (none) | at most 64 entries | no | "));
 	assert_non_null(strstr(b.data, "\n| `http.listen` | `LOYALTY_HTTP_LISTEN` | string | `\"\"` | "));
 	assert_non_null(strstr(b.data, "\n| `program` | `LOYALTY_PROGRAM` | string | `program.yaml` | not empty | no | "));
-	/* one row per setting: 20 settings */
+	assert_non_null(strstr(b.data, "\n| `codes.secret` | `LOYALTY_CODES_SECRET` | string | `\"\"` | empty, or at least 16 bytes | no | "));
+	/* one row per setting: 21 settings */
 	size_t rows = 0;
 	for (const char *p = b.data; (p = strstr(p, "\n| `")); p++)
 		rows++;
-	assert_int_equal(rows, 20);
+	assert_int_equal(rows, 21);
 
 	/* docs/configuration.md is generated from this: keep it in step */
 	assert_int_equal(ly_read_file(LY_SOURCE_DIR "/docs/configuration.md",
