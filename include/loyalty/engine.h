@@ -82,6 +82,15 @@ typedef struct ly_customer_state {
 } ly_customer_state_t;
 
 /*
+ * Appends a limit count (not marked changed) to cs->limits, growing them
+ * in arena; for whoever loads stored counts. Returns it, or NULL when the
+ * arena is exhausted.
+ */
+ly_limit_count_t *ly_customer_limit_append(ly_customer_state_t *cs,
+					   uint32_t rule, const char *period,
+					   int64_t count, ly_arena_t *arena);
+
+/*
  * What the rules share across customers, owned by the caller. budget_spent
  * and budget_changed are program->rules_len long (or NULL when no rule has
  * a budget): the points each rule with a budget has credited so far. The

@@ -120,19 +120,13 @@ static int load_limits(loader_t *ld, const yw_node_t *seq,
 	int rc = want_kind(ld, seq, YW_SEQ, "limits");
 	if (rc)
 		return rc;
-	cs->limits_cap = seq->count;
-	cs->limits_len = 0;
-	if (seq->count &&
-	    !(cs->limits = ly_arena_alloc(ld->arena, seq->count * sizeof(*cs->limits))))
-		return LY_ENOMEM;
 	for (const yw_node_t *item = seq->first; item; item = item->next) {
 		enum { L_RULE, L_PERIOD, L_COUNT, L__N };
 		yw_field_t f[L__N] = {[L_RULE] = {"rule"}, [L_PERIOD] = {"period"},
 				      [L_COUNT] = {"count"}};
 		const char *period;
 		size_t ri;
-		ly_limit_count_t *c = &cs->limits[cs->limits_len];
-		memset(c, 0, sizeof(*c));
+		int64_t count;
 		if ((rc = want_kind(ld, item, YW_MAP, "limits[]")) ||
 		    (rc = yw_map_fields(item, f, L__N, ld->name, ld->errstr,
 					ld->errstr_size)))
@@ -143,14 +137,13 @@ static int load_limits(loader_t *ld, const yw_node_t *seq,
 					       f[k].key);
 		if ((rc = get_rule(ld, f[L_RULE].value, "limits[].rule", &ri)) ||
 		    (rc = get_str(ld, f[L_PERIOD].value, "limits[].period", &period)) ||
-		    (rc = get_i64(ld, f[L_COUNT].value, "limits[].count", &c->count)))
+		    (rc = get_i64(ld, f[L_COUNT].value, "limits[].count", &count)))
 			return rc;
-		if (strlen(period) >= sizeof(c->period))
+		if (strlen(period) >= LY_PERIOD_KEY_MAX)
 			return fail_at(ld, f[L_PERIOD].value,
 				       "limits[].period: a period key such as 2026-11-24, 2026-W48, 2026-11, 2026 or ever");
-		c->rule = (uint32_t)ri;
-		snprintf(c->period, sizeof(c->period), "%s", period);
-		cs->limits_len++;
+		if (!ly_customer_limit_append(cs, (uint32_t)ri, period, count, ld->arena))
+			return LY_ENOMEM;
 	}
 	return 0;
 }

@@ -547,28 +547,35 @@ static ly_limit_count_t *limit_find(ly_customer_state_t *cs, size_t ri,
 	return NULL;
 }
 
-/* Counts one firing of rule index ri in period: in place, or appended to
- * the state's counts (grown in arena). */
+ly_limit_count_t *ly_customer_limit_append(ly_customer_state_t *cs,
+					   uint32_t rule, const char *period,
+					   int64_t count, ly_arena_t *arena)
+{
+	if (cs->limits_len == cs->limits_cap) {
+		size_t cap = cs->limits_cap * 2 + 4;
+		ly_limit_count_t *grown = ly_arena_alloc(arena, cap * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		if (cs->limits_len)
+			memcpy(grown, cs->limits, cs->limits_len * sizeof(*grown));
+		cs->limits = grown;
+		cs->limits_cap = cap;
+	}
+	ly_limit_count_t *c = &cs->limits[cs->limits_len++];
+	memset(c, 0, sizeof(*c));
+	c->rule = rule;
+	snprintf(c->period, sizeof(c->period), "%s", period);
+	c->count = count;
+	return c;
+}
+
+/* Counts one firing of rule index ri in period. */
 static int limit_count(ly_customer_state_t *cs, size_t ri, const char *period,
 		       ly_arena_t *arena)
 {
 	ly_limit_count_t *c = limit_find(cs, ri, period);
-	if (!c) {
-		if (cs->limits_len == cs->limits_cap) {
-			size_t cap = cs->limits_cap * 2 + 4;
-			ly_limit_count_t *grown = ly_arena_alloc(arena, cap * sizeof(*grown));
-			if (!grown)
-				return LY_ENOMEM;
-			if (cs->limits_len)
-				memcpy(grown, cs->limits, cs->limits_len * sizeof(*grown));
-			cs->limits = grown;
-			cs->limits_cap = cap;
-		}
-		c = &cs->limits[cs->limits_len++];
-		memset(c, 0, sizeof(*c));
-		c->rule = (uint32_t)ri;
-		snprintf(c->period, sizeof(c->period), "%s", period);
-	}
+	if (!c && !(c = ly_customer_limit_append(cs, (uint32_t)ri, period, 0, arena)))
+		return LY_ENOMEM;
 	c->count++;
 	c->changed = 1;
 	return 0;

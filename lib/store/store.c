@@ -726,29 +726,6 @@ out:
 
 /* ---- limits, budgets and codes ---- */
 
-/* Appends a count to a state's limits, growing them in arena as the engine
- * does. */
-static int limits_append(ly_customer_state_t *st, uint32_t rule,
-			 const char *period, int64_t count, ly_arena_t *arena)
-{
-	if (st->limits_len == st->limits_cap) {
-		size_t cap = st->limits_cap * 2 + 4;
-		ly_limit_count_t *grown = ly_arena_alloc(arena, cap * sizeof(*grown));
-		if (!grown)
-			return LY_ENOMEM;
-		if (st->limits_len)
-			memcpy(grown, st->limits, st->limits_len * sizeof(*grown));
-		st->limits = grown;
-		st->limits_cap = cap;
-	}
-	ly_limit_count_t *c = &st->limits[st->limits_len++];
-	memset(c, 0, sizeof(*c));
-	c->rule = rule;
-	snprintf(c->period, sizeof(c->period), "%s", period);
-	c->count = count;
-	return 0;
-}
-
 int ly_store_load_limits(ly_store_t *s, const ly_program_t *program,
 			 const ly_store_limit_key_t *keys, size_t keys_len,
 			 ly_arena_t *arena, char *errstr, size_t errstr_size)
@@ -801,8 +778,8 @@ int ly_store_load_limits(ly_store_t *s, const ly_program_t *program,
 		long long pos = atoll(PQgetvalue(res, row, 0));
 		LY_ASSERT(pos >= 1 && (size_t)pos <= n);
 		const ly_store_limit_key_t *k = uniq[pos - 1];
-		if (limits_append(k->state, k->rule, k->period,
-				  atoll(PQgetvalue(res, row, 1)), arena))
+		if (!ly_customer_limit_append(k->state, k->rule, k->period,
+					      atoll(PQgetvalue(res, row, 1)), arena))
 			goto nomem;
 	}
 	goto out;
