@@ -4,6 +4,9 @@
 #   make test   install what is missing, build, start PostgreSQL and Kafka, run
 #               every test (unit, integration, unit under ASan+UBSan), stop them
 #
+#   make bench-engine   build and run the engine benchmark (one core, events/s
+#               and heap allocations per event); BENCH_ARGS="--events 200000"
+#
 # Other targets: deps, build, build-asan, unit, services-up, services-down, clean.
 
 SHELL := /bin/bash
@@ -17,7 +20,7 @@ DEB_PACKAGES := build-essential cmake ninja-build pkg-config \
 	postgresql-15 postgresql-client-15 kcat python3 maven openjdk-17-jre-headless \
 	procps iproute2 tzdata
 
-.PHONY: all deps build build-asan unit test test-run demo services-up services-down clean
+.PHONY: all deps build build-asan unit test test-run demo bench-engine services-up services-down clean
 
 all: build
 
@@ -67,6 +70,13 @@ test-run:
 
 demo: build
 	@deploy/local/demo.sh $(BUILD)
+
+BENCH_PROGRAM ?= examples/programs/anadolu-market.yaml
+BENCH_ARGS ?=
+bench-engine: deps
+	cmake -S . -B $(BUILD) -G Ninja -DLY_WERROR=ON >/dev/null
+	cmake --build $(BUILD) -j $(JOBS) --target engine_bench
+	$(BUILD)/engine_bench $(BENCH_ARGS) $(BENCH_PROGRAM)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -255,7 +255,16 @@ typedef struct ly_program {
 	ly_pos_t rewards_pos;
 	ly_rule_t *rules;
 	size_t rules_len;
+	/* The rules on each type, in file order, as indices into rules:
+	 * ly_program_rules_on() reads them. Built at load. */
+	uint32_t *on_rules[LY_EV__COUNT + LY_TRIGGER__COUNT];
+	size_t on_rules_len[LY_EV__COUNT + LY_TRIGGER__COUNT];
 } ly_program_t;
+
+/* The indices of the rules on ev's type or trigger, in file order;
+ * *len says how many (maybe 0). Borrowed from program. */
+const uint32_t *ly_program_rules_on(const ly_program_t *program,
+				    const ly_event_t *ev, size_t *len);
 
 /*
  * Loads and checks a program file. Returns 0 and *out (the caller frees

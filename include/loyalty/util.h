@@ -43,7 +43,8 @@ char *ly_arena_strndup(ly_arena_t *arena, const char *s, size_t len);
 char *ly_arena_strdup(ly_arena_t *arena, const char *s);
 char *ly_arena_printf(ly_arena_t *arena, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Keeps the first block, frees the rest. */
+/* Frees everything allocated, keeping the blocks of the usual size for
+ * reuse: memory stays at the high-water mark of one round. */
 void ly_arena_reset(ly_arena_t *arena);
 /* Accepts NULL. */
 void ly_arena_destroy(ly_arena_t *arena);

@@ -15,8 +15,9 @@
  */
 #include "loyalty/engine.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+/* SHA256_Init and friends: see code_block. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -391,7 +392,8 @@ static int eval(const ly_rule_t *rule, const ly_expr_t *expr,
 		const ly_expr_env_t *env, ly_value_t *out, char *errstr,
 		size_t errstr_size)
 {
-	char why[256] = "";
+	char why[256];
+	why[0] = '\0';
 	int rc = ly_expr_eval(expr, env, out, why, sizeof(why));
 	if (rc)
 		snprintf(errstr, errstr_size, "rule \"%s\": %s", rule->id, why);
@@ -402,17 +404,16 @@ static int eval(const ly_rule_t *rule, const ly_expr_t *expr,
 
 /* Whether rule fires on ev: its active window holds and its `if` is true
  * (an absent result is false). *outcome says which, or LY_RULE_FIRED. */
-static int rule_fires(const ly_program_t *program, const ly_rule_t *rule,
-		      const ly_event_t *ev, const ly_expr_env_t *env,
-		      ly_rule_outcome_t *outcome, char *errstr,
-		      size_t errstr_size)
+static int rule_fires(const ly_rule_t *rule, int64_t local_day,
+		      const ly_expr_env_t *env, ly_rule_outcome_t *outcome,
+		      char *errstr, size_t errstr_size)
 {
+	/* the window runs from local midnight to local midnight, so comparing
+	 * the event's local day with its days is comparing instants */
 	*outcome = LY_RULE_NOT_ACTIVE;
-	if (rule->has_active_from &&
-	    ev->time_us < ly_tz_day_start_us(program->tz, rule->active_from_day))
+	if (rule->has_active_from && local_day < rule->active_from_day)
 		return 0;
-	if (rule->has_active_until &&
-	    ev->time_us >= ly_tz_day_start_us(program->tz, rule->active_until_day))
+	if (rule->has_active_until && local_day >= rule->active_until_day)
 		return 0;
 	*outcome = LY_RULE_IF_FALSE;
 	if (rule->if_expr) {
@@ -885,9 +886,8 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 	       ly_arena_t *arena, char *errstr, size_t errstr_size)
 {
 	memset(out, 0, sizeof(*out));
-	size_t matching = 0;
-	for (size_t i = 0; i < program->rules_len; i++)
-		matching += rule_matches(&program->rules[i], ev);
+	size_t matching;
+	const uint32_t *on = ly_program_rules_on(program, ev, &matching);
 	int profile = ev->type == LY_EV_ORDER_PAID ||
 		      ev->type == LY_EV_CUSTOMER_REGISTERED ||
 		      ev->type == LY_EV_CUSTOMER_UPDATED;
@@ -897,15 +897,19 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 	ly_posting_t *postings = NULL;
 	ly_issued_code_t *codes = NULL;
 	ly_offer_made_t *offers = NULL;
-	size_t *fired = NULL; /* rule indices, for limits and budgets */
+	/* the rules that fired: index, points credited, limit period */
+	size_t *fired = NULL;
 	int64_t *credited = NULL;
+	char (*periods)[LY_PERIOD_KEY_MAX] = NULL;
 	if (matching &&
 	    (!(postings = ly_arena_alloc(arena, matching * sizeof(*postings))) ||
 	     !(codes = ly_arena_alloc(arena, matching * sizeof(*codes))) ||
 	     !(offers = ly_arena_alloc(arena, matching * sizeof(*offers))) ||
 	     !(fired = ly_arena_alloc(arena, matching * sizeof(*fired))) ||
-	     !(credited = ly_arena_alloc(arena, matching * sizeof(*credited)))))
+	     !(credited = ly_arena_alloc(arena, matching * sizeof(*credited))) ||
+	     !(periods = ly_arena_alloc(arena, matching * sizeof(*periods)))))
 		return LY_ENOMEM;
+	const int64_t local_day = ly_tz_local_day(program->tz, ev->time_us);
 	/* the customer the rules see; state itself changes only at the end */
 	ly_customer_state_t cur = *state;
 	take_change(program, &cur, ev);
@@ -915,23 +919,27 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 	int64_t pending = cur.pending;
 	const ly_rule_t *stopped_by = NULL;
 	size_t n = 0, ncodes = 0, noffers = 0, nfired = 0;
-	for (size_t i = 0; i < program->rules_len; i++) {
+	/* explaining walks every rule, to say why the others were skipped;
+	 * applying walks only the rules on this type */
+	const size_t walk = traces ? program->rules_len : matching;
+	for (size_t j = 0; j < walk; j++) {
+		const size_t i = traces ? j : on[j];
 		const ly_rule_t *rule = &program->rules[i];
 		ly_rule_trace_t *tr = traces ? &traces[i] : NULL;
 		not_fired_t nf = {LY_RULE_SKIPPED, stopped_by, NULL, 0, 0};
-		char period[LY_PERIOD_KEY_MAX] = "";
+		char *period = periods ? periods[nfired] : NULL;
 		int64_t points = 0;
 		const char *reason = NULL;
 		int rc = 0;
 		if (rule_matches(rule, ev) && stopped_by)
 			nf.outcome = LY_RULE_STOPPED;
 		else if (rule_matches(rule, ev))
-			rc = rule_fires(program, rule, ev, &env, &nf.outcome, errstr,
+			rc = rule_fires(rule, local_day, &env, &nf.outcome, errstr,
 					errstr_size);
 		if (rc)
 			return rc;
 		if (nf.outcome == LY_RULE_FIRED && rule->limit_count > 0) {
-			limit_period(program, rule, ev, period);
+			limit_period(program, rule, ev, period); /* kept if it fires */
 			const ly_limit_count_t *c = limit_find(&cur, i, period);
 			if (c && c->count >= rule->limit_count) {
 				nf.outcome = LY_RULE_LIMITED;
@@ -1042,15 +1050,10 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 		if (rc)
 			return rc;
 	}
-	for (size_t k = 0; k < nfired; k++) {
-		const ly_rule_t *rule = &program->rules[fired[k]];
-		if (rule->limit_count > 0) {
-			char period[LY_PERIOD_KEY_MAX];
-			limit_period(program, rule, ev, period);
-			if (limit_count(&next, fired[k], period, arena))
-				return LY_ENOMEM;
-		}
-	}
+	for (size_t k = 0; k < nfired; k++)
+		if (program->rules[fired[k]].limit_count > 0 &&
+		    limit_count(&next, fired[k], periods[k], arena))
+			return LY_ENOMEM;
 	/* nothing can fail from here on */
 	for (size_t k = 0; k < nfired; k++)
 		if (program->rules[fired[k]].budget_points > 0 && credited[k] > 0) {
@@ -1102,7 +1105,14 @@ int ly_engine_explain(ly_rule_trace_t **traces, size_t *traces_len,
 
 /* ---- codes ---- */
 
-/* HMAC-SHA256(secret, source \0 event_id \0 rule_id \0 n block). */
+/*
+ * HMAC-SHA256(secret, source \0 event_id \0 rule_id \0 n block), RFC 2104
+ * over OpenSSL's SHA-256 on stack contexts: OpenSSL 3's one-shot HMAC()
+ * allocates a dozen times per call, and a code is made per firing, so the
+ * engine would not stay free of the heap. The low-level SHA-256 calls are
+ * deprecated in OpenSSL 3 but kept; tests pin known codes, and the
+ * integration tests recompute every stored code with Python's hmac.
+ */
 static void code_block(unsigned char mac[32], const void *secret,
 		       size_t secret_len, const char *source, const char *event_id,
 		       const char *rule_id, uint32_t n, uint32_t block)
@@ -1113,17 +1123,29 @@ static void code_block(unsigned char mac[32], const void *secret,
 		(unsigned char)(block >> 24), (unsigned char)(block >> 16),
 		(unsigned char)(block >> 8),  (unsigned char)block,
 	};
-	ly_buf_t msg = {0};
-	unsigned int len = 0;
-	int rc = ly_buf_append(&msg, source, strlen(source) + 1) ||
-		 ly_buf_append(&msg, event_id, strlen(event_id) + 1) ||
-		 ly_buf_append(&msg, rule_id, strlen(rule_id) + 1) ||
-		 ly_buf_append(&msg, tail, sizeof(tail));
-	LY_ASSERT(rc == 0);
-	unsigned char *md = HMAC(EVP_sha256(), secret, (int)secret_len,
-				 (const unsigned char *)msg.data, msg.len, mac, &len);
-	ly_buf_free(&msg);
-	LY_ASSERT(md && len == 32);
+	unsigned char key[SHA256_CBLOCK] = {0}, pad[SHA256_CBLOCK];
+	SHA256_CTX ctx;
+	if (secret_len > sizeof(key))
+		SHA256(secret, secret_len, key);
+	else if (secret_len)
+		memcpy(key, secret, secret_len);
+
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] = key[i] ^ 0x36;
+	SHA256_Init(&ctx);
+	SHA256_Update(&ctx, pad, sizeof(pad));
+	SHA256_Update(&ctx, source, strlen(source) + 1);
+	SHA256_Update(&ctx, event_id, strlen(event_id) + 1);
+	SHA256_Update(&ctx, rule_id, strlen(rule_id) + 1);
+	SHA256_Update(&ctx, tail, sizeof(tail));
+	SHA256_Final(mac, &ctx);
+
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] = key[i] ^ 0x5c;
+	SHA256_Init(&ctx);
+	SHA256_Update(&ctx, pad, sizeof(pad));
+	SHA256_Update(&ctx, mac, 32);
+	SHA256_Final(mac, &ctx);
 }
 
 void ly_engine_code(char *out, const void *secret, size_t secret_len,

@@ -1244,6 +1244,8 @@ static int set_default(char **field, const char *value)
 	return *field ? 0 : LY_ENOMEM;
 }
 
+static int index_rules(ly_program_t *p);
+
 int ly_program_load_buf(ly_program_t **out, const char *name, const char *buf,
 			size_t len, char *errstr, size_t errstr_size)
 {
@@ -1301,6 +1303,10 @@ int ly_program_load_buf(ly_program_t **out, const char *name, const char *buf,
 			       p->timezone, tzerr);
 		goto out;
 	}
+	if ((rc = index_rules(p))) {
+		rc = nomem(&ld);
+		goto out;
+	}
 	ly_sha256_hex(buf, len, hex);
 	memcpy(p->version, hex, 16);
 	p->version[16] = '\0';
@@ -1328,10 +1334,46 @@ int ly_program_load(ly_program_t **out, const char *path, char *errstr,
 	return rc;
 }
 
+/* The slot of on_rules for a rule's or an event's type and trigger. */
+static size_t on_slot(ly_event_type_t on, ly_trigger_t trigger)
+{
+	return trigger != LY_TRIGGER_NONE ? (size_t)LY_EV__COUNT + (size_t)trigger
+					  : (size_t)on;
+}
+
+const uint32_t *ly_program_rules_on(const ly_program_t *program,
+				    const ly_event_t *ev, size_t *len)
+{
+	size_t slot = on_slot(ev->type, ev->trigger);
+	LY_ASSERT(slot < LY_ARRAY_LEN(program->on_rules));
+	*len = program->on_rules_len[slot];
+	return program->on_rules[slot];
+}
+
+/* Builds on_rules: LY_ENOMEM or 0. */
+static int index_rules(ly_program_t *p)
+{
+	for (size_t i = 0; i < p->rules_len; i++)
+		p->on_rules_len[on_slot(p->rules[i].on, p->rules[i].trigger)]++;
+	for (size_t s = 0; s < LY_ARRAY_LEN(p->on_rules); s++) {
+		if (p->on_rules_len[s] &&
+		    !(p->on_rules[s] = calloc(p->on_rules_len[s], sizeof(uint32_t))))
+			return LY_ENOMEM;
+		p->on_rules_len[s] = 0;
+	}
+	for (size_t i = 0; i < p->rules_len; i++) {
+		size_t s = on_slot(p->rules[i].on, p->rules[i].trigger);
+		p->on_rules[s][p->on_rules_len[s]++] = (uint32_t)i;
+	}
+	return 0;
+}
+
 void ly_program_destroy(ly_program_t *program)
 {
 	if (!program)
 		return;
+	for (size_t s = 0; s < LY_ARRAY_LEN(program->on_rules); s++)
+		free(program->on_rules[s]);
 	for (size_t i = 0; i < program->rules_len; i++) {
 		ly_rule_t *r = &program->rules[i];
 		free(r->id);

@@ -31,6 +31,7 @@ typedef struct ly_arena_block {
 
 struct ly_arena {
 	ly_arena_block_t *head; /* current block; the first block is last */
+	ly_arena_block_t *spare; /* blocks of block_size kept by a reset */
 	size_t block_size;
 };
 
@@ -68,10 +69,15 @@ void *ly_arena_alloc(ly_arena_t *a, size_t size)
 		return NULL;
 	ly_arena_block_t *b = a->head;
 	if (b->size - b->used < need) {
-		size_t bs = need > a->block_size ? need : a->block_size;
-		ly_arena_block_t *nb = arena_block_new(bs);
-		if (!nb)
+		ly_arena_block_t *nb;
+		if (need <= a->block_size && a->spare) {
+			nb = a->spare;
+			a->spare = nb->next;
+			nb->used = 0;
+		} else if (!(nb = arena_block_new(need > a->block_size ? need
+								    : a->block_size))) {
 			return NULL;
+		}
 		nb->next = b;
 		a->head = nb;
 		b = nb;
@@ -101,12 +107,16 @@ char *ly_arena_strdup(ly_arena_t *a, const char *s)
 
 char *ly_arena_printf(ly_arena_t *a, const char *fmt, ...)
 {
+	/* one pass for the short texts (reasons, ids) that are most of them */
+	char small[256];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return NULL;
+	if ((size_t)n < sizeof(small))
+		return ly_arena_strndup(a, small, (size_t)n);
 	char *p = ly_arena_alloc(a, (size_t)n + 1);
 	if (!p)
 		return NULL;
@@ -116,28 +126,41 @@ char *ly_arena_printf(ly_arena_t *a, const char *fmt, ...)
 	return p;
 }
 
+/* Blocks of the usual size are kept for the next round, so a worker that
+ * resets per batch stops allocating once it has seen its largest batch;
+ * oversized blocks (one big allocation) are freed. */
 void ly_arena_reset(ly_arena_t *a)
 {
 	ly_arena_block_t *b = a->head;
 	while (b->next) {
 		ly_arena_block_t *next = b->next;
-		free(b);
+		if (b->size == a->block_size) {
+			b->next = a->spare;
+			a->spare = b;
+		} else {
+			free(b);
+		}
 		b = next;
 	}
 	b->used = 0;
 	a->head = b;
 }
 
-void ly_arena_destroy(ly_arena_t *a)
+static void free_blocks(ly_arena_block_t *b)
 {
-	if (!a)
-		return;
-	ly_arena_block_t *b = a->head;
 	while (b) {
 		ly_arena_block_t *next = b->next;
 		free(b);
 		b = next;
 	}
+}
+
+void ly_arena_destroy(ly_arena_t *a)
+{
+	if (!a)
+		return;
+	free_blocks(a->head);
+	free_blocks(a->spare);
 	free(a);
 }
 
