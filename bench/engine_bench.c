@@ -438,9 +438,7 @@ static int batch_load(bench_t *b, const ly_event_t *events, const uint32_t *cust
 			    (rule->trigger == LY_TRIGGER_NONE && rule->on != ev->type))
 				continue;
 			char period[LY_PERIOD_KEY_MAX];
-			int64_t start, end;
-			ly_tz_period(program->tz, rule->limit_per, ev->time_us, &start, &end);
-			ly_period_key(rule->limit_per, start, period, sizeof(period));
+			ly_engine_limit_period(program, rule, ev, period);
 			if (limit_in(st->limits, st->limits_len, (uint32_t)r, period))
 				continue;
 			const ly_limit_count_t *c = limit_in(sl->v, sl->len, (uint32_t)r,

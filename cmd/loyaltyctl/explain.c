@@ -118,9 +118,13 @@ int ctl_explain(ctl_t *ctl, int argc, char **argv)
 			i++;
 		} else if (strcmp(argv[i], "--customer-state") == 0 ||
 			   strcmp(argv[i], "--customer") == 0) {
+			int is_state = strcmp(argv[i], "--customer-state") == 0;
 			if (i + 1 == argc)
 				return ctl_usage_error("explain: %s needs a value", argv[i]);
-			*(argv[i][10] == '\0' ? &customer : &state_path) = argv[i + 1];
+			if (is_state)
+				state_path = argv[i + 1];
+			else
+				customer = argv[i + 1];
 			i++;
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			return ctl_usage_error("explain: unknown option \"%s\"", argv[i]);

@@ -82,6 +82,14 @@ typedef struct ly_customer_state {
 } ly_customer_state_t;
 
 /*
+ * The key of the calendar period of rule's `limit` (in the program's time
+ * zone) that ev's time falls in: "2026-11-24", "2026-W48", "2026-11",
+ * "2026" or "ever". The limit count the engine reads for rule and ev.
+ */
+void ly_engine_limit_period(const ly_program_t *program, const ly_rule_t *rule,
+			    const ly_event_t *ev, char key[LY_PERIOD_KEY_MAX]);
+
+/*
  * Appends a limit count (not marked changed) to cs->limits, growing them
  * in arena; for whoever loads stored counts. Returns it, or NULL when the
  * arena is exhausted.

@@ -88,13 +88,21 @@ int ly_segment_parse(const char *name, ly_segment_t *out)
 	return LY_ENOTFOUND;
 }
 
-/* The customer's tier name; "" without tiers. */
-static const char *tier_name(const ly_program_t *program, size_t tier)
+/* Level tier of the program, the highest for an index past the end;
+ * NULL without tiers. */
+static const ly_tier_t *tier_at(const ly_program_t *program, size_t tier)
 {
 	if (program->tiers_len == 0)
-		return "";
-	return program->tiers[tier < program->tiers_len ? tier
-							: program->tiers_len - 1].name;
+		return NULL;
+	return &program->tiers[tier < program->tiers_len ? tier
+							 : program->tiers_len - 1];
+}
+
+/* The tier's name; "" without tiers. */
+static const char *tier_name(const ly_program_t *program, size_t tier)
+{
+	const ly_tier_t *t = tier_at(program, tier);
+	return t ? t->name : "";
 }
 
 /* 1 when the customer's birthday is the event's day in program time; a
@@ -517,11 +525,9 @@ static int rule_points(const ly_program_t *program, const ly_rule_t *rule,
 	}
 	if (!*reason)
 		return LY_ENOMEM;
-	if (!rule->earn_tier_multiplier || program->tiers_len == 0)
+	const ly_tier_t *tier = tier_at(program, cs->tier);
+	if (!rule->earn_tier_multiplier || !tier)
 		return 0;
-	const ly_tier_t *tier = &program->tiers[cs->tier < program->tiers_len
-							? cs->tier
-							: program->tiers_len - 1];
 	char m[32];
 	format_multiplier(m, sizeof(m), tier->earn_multiplier_bp);
 	int64_t scaled;
@@ -582,9 +588,8 @@ static int limit_count(ly_customer_state_t *cs, size_t ri, const char *period,
 	return 0;
 }
 
-/* The key of the limit period of rule holding ev's time. */
-static void limit_period(const ly_program_t *program, const ly_rule_t *rule,
-			 const ly_event_t *ev, char key[LY_PERIOD_KEY_MAX])
+void ly_engine_limit_period(const ly_program_t *program, const ly_rule_t *rule,
+			    const ly_event_t *ev, char key[LY_PERIOD_KEY_MAX])
 {
 	int64_t start, end;
 	ly_tz_period(program->tz, rule->limit_per, ev->time_us, &start, &end);
@@ -939,7 +944,7 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 		if (rc)
 			return rc;
 		if (nf.outcome == LY_RULE_FIRED && rule->limit_count > 0) {
-			limit_period(program, rule, ev, period); /* kept if it fires */
+			ly_engine_limit_period(program, rule, ev, period); /* kept if it fires */
 			const ly_limit_count_t *c = limit_find(&cur, i, period);
 			if (c && c->count >= rule->limit_count) {
 				nf.outcome = LY_RULE_LIMITED;
@@ -1039,11 +1044,10 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 	}
 
 	/* Every rule ran: the event's effects on the customer. */
-	ly_customer_state_t next = cur;
 	if (profile) {
 		if (!(out->triggers = ly_arena_alloc(arena, 2 * sizeof(*out->triggers))))
 			return LY_ENOMEM;
-		int rc = update_profile(out, program, &next, ev, arena);
+		int rc = update_profile(out, program, &cur, ev, arena);
 		if (rc == LY_EINVAL)
 			snprintf(errstr, errstr_size,
 				 "the customer's order count or spend overflows");
@@ -1052,7 +1056,7 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 	}
 	for (size_t k = 0; k < nfired; k++)
 		if (program->rules[fired[k]].limit_count > 0 &&
-		    limit_count(&next, fired[k], periods[k], arena))
+		    limit_count(&cur, fired[k], periods[k], arena))
 			return LY_ENOMEM;
 	/* nothing can fail from here on */
 	for (size_t k = 0; k < nfired; k++)
@@ -1060,11 +1064,11 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 			shared->budget_spent[fired[k]] += credited[k];
 			shared->budget_changed[fired[k]] = 1;
 		}
-	next.available = available;
-	next.pending = pending;
+	cur.available = available;
+	cur.pending = pending;
 	if (n)
-		next.changed = 1;
-	*state = next;
+		cur.changed = 1;
+	*state = cur;
 	out->postings = postings;
 	out->postings_len = n;
 	out->codes = codes;

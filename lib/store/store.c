@@ -1521,50 +1521,25 @@ int ly_store_load_customer(ly_store_t *s, const ly_program_t *program,
 	}
 	PQclear(res);
 
-	/* The counts of the periods ev falls in, for the rules it meets. */
+	/* The counts of the periods ev falls in, for the rules it meets, and
+	 * the budgets, as the worker loads them. */
+	size_t rules_len;
+	const uint32_t *on = ly_program_rules_on(program, ev, &rules_len);
+	ly_store_limit_key_t *keys = ly_arena_alloc(arena, (rules_len + 1) * sizeof(*keys));
 	size_t n = 0;
-	for (size_t i = 0; i < program->rules_len; i++)
-		n += program->rules[i].limit_count > 0;
-	if (n && !(cs->limits = ly_arena_alloc(arena, n * sizeof(*cs->limits))))
+	if (!keys)
 		return LY_ENOMEM;
-	cs->limits_len = 0;
-	cs->limits_cap = n;
-	for (size_t i = 0; i < program->rules_len; i++) {
-		const ly_rule_t *r = &program->rules[i];
-		if (r->limit_count == 0 || r->on != ev->type || r->trigger != ev->trigger)
+	for (size_t i = 0; i < rules_len; i++) {
+		const ly_rule_t *r = &program->rules[on[i]];
+		if (r->limit_count == 0)
 			continue;
-		ly_limit_count_t *c = &cs->limits[cs->limits_len];
-		int64_t start, end;
-		memset(c, 0, sizeof(*c));
-		c->rule = (uint32_t)i;
-		ly_tz_period(program->tz, r->limit_per, ev->time_us, &start, &end);
-		ly_period_key(r->limit_per, start, c->period, sizeof(c->period));
-		const char *lp[3] = {cs->customer_id, r->id, c->period};
-		rc = exec_params(s, &res, "postgres: load limit count",
-				 "SELECT count FROM rule_limits WHERE customer_id = $1 "
-				 "AND rule_id = $2 AND period = $3",
-				 3, lp, NULL, NULL, 0, errstr, errstr_size);
-		if (rc)
-			return rc;
-		if (PQntuples(res) == 1) {
-			c->count = atoll(PQgetvalue(res, 0, 0));
-			cs->limits_len++;
-		}
-		PQclear(res);
+		keys[n].state = cs;
+		keys[n].rule = on[i];
+		ly_engine_limit_period(program, r, ev, keys[n++].period);
 	}
-	for (size_t i = 0; i < program->rules_len; i++) {
-		const ly_rule_t *r = &program->rules[i];
-		if (r->budget_points == 0)
-			continue;
-		params[0] = r->id;
-		rc = exec_params(s, &res, "postgres: load budget",
-				 "SELECT spent FROM rule_budgets WHERE rule_id = $1", 1,
-				 params, NULL, NULL, 0, errstr, errstr_size);
-		if (rc)
-			return rc;
-		if (PQntuples(res) == 1)
-			shared->budget_spent[i] = atoll(PQgetvalue(res, 0, 0));
-		PQclear(res);
-	}
-	return 0;
+	rc = ly_store_load_limits(s, program, keys, n, arena, errstr, errstr_size);
+	if (rc)
+		return rc;
+	return ly_store_load_budgets(s, program, shared->budget_spent, arena, errstr,
+				     errstr_size);
 }

@@ -316,17 +316,12 @@ static int load_limits(ly_worker_t *w, const decoded_t *d,
 		       char *errstr, size_t errstr_size)
 {
 	const ly_program_t *program = w->program;
-	size_t nkeys = 0, cap = 0;
-	for (size_t i = 0; i < d->events_len; i++) {
-		const ly_event_t *ev = d->events[i].ev;
-		if (d->events[i].duplicate)
-			continue;
-		for (size_t r = 0; r < program->rules_len; r++) {
-			const ly_rule_t *rule = &program->rules[r];
-			cap += rule->limit_count > 0 && rule->on == ev->type &&
-			       rule->trigger == ev->trigger;
+	size_t nkeys = 0, cap = 0, len;
+	for (size_t i = 0; i < d->events_len; i++)
+		if (!d->events[i].duplicate) {
+			ly_program_rules_on(program, d->events[i].ev, &len);
+			cap += len;
 		}
-	}
 	if (cap == 0)
 		return 0;
 	ly_store_limit_key_t *keys = ly_arena_alloc(arena, cap * sizeof(*keys));
@@ -338,18 +333,16 @@ static int load_limits(ly_worker_t *w, const decoded_t *d,
 			continue;
 		ly_customer_state_t *st = ly_map_get(bycustomer, ev->customer_id,
 						     strlen(ev->customer_id));
+		const uint32_t *on = ly_program_rules_on(program, ev, &len);
 		LY_ASSERT(st);
-		for (size_t r = 0; r < program->rules_len; r++) {
-			const ly_rule_t *rule = &program->rules[r];
-			if (rule->limit_count <= 0 || rule->on != ev->type ||
-			    rule->trigger != ev->trigger)
+		for (size_t r = 0; r < len; r++) {
+			const ly_rule_t *rule = &program->rules[on[r]];
+			if (rule->limit_count <= 0)
 				continue;
-			int64_t start, end;
 			ly_store_limit_key_t *k = &keys[nkeys++];
-			ly_tz_period(program->tz, rule->limit_per, ev->time_us, &start, &end);
-			ly_period_key(rule->limit_per, start, k->period, sizeof(k->period));
+			ly_engine_limit_period(program, rule, ev, k->period);
 			k->state = st;
-			k->rule = (uint32_t)r;
+			k->rule = on[r];
 		}
 	}
 	return ly_store_load_limits(w->store, program, keys, nkeys, arena, errstr,
