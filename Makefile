@@ -16,9 +16,9 @@ JOBS ?= $(shell nproc)
 
 # Debian packages: the build, the tests and the local servers.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config \
-	librdkafka-dev libpq-dev libcjson-dev libyaml-dev libssl-dev libcmocka-dev \
+	librdkafka-dev libpq-dev libcjson-dev libyaml-dev libssl-dev libcmocka-dev libmicrohttpd-dev \
 	postgresql-15 postgresql-client-15 kcat python3 maven openjdk-17-jre-headless \
-	procps iproute2 tzdata
+	procps iproute2 tzdata prometheus curl
 
 .PHONY: all deps build build-asan unit test test-run demo bench-engine services-up services-down clean
 

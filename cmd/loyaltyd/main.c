@@ -1,7 +1,9 @@
 /*
- * loyaltyd: the worker. Wires the config, the program, PostgreSQL and
- * Kafka into the processing loop; SIGTERM/SIGINT finish the batch in hand,
- * commit, leave the group and exit 0.
+ * loyaltyd: the worker. Wires the config, the program, PostgreSQL, Kafka
+ * and the HTTP endpoints into the processing loop. SIGTERM/SIGINT finish
+ * the batch in hand, commit, leave the group and exit 0; SIGHUP reloads
+ * the program file between batches (a bad file is refused and the running
+ * program stays).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -11,19 +13,33 @@
 
 #include "loyalty/config.h"
 #include "loyalty/engine.h"
+#include "loyalty/http.h"
 #include "loyalty/kafka.h"
+#include "loyalty/metrics.h"
 #include "loyalty/program.h"
 #include "loyalty/util.h"
 #include "loyalty/worker.h"
 
 extern char **environ;
 
-static volatile int stop;
+static volatile int stop, reload;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop = 1;
+	if (sig == SIGHUP)
+		reload = 1;
+	else
+		stop = 1;
+}
+
+static int probe_healthy(void *opaque, char *why, size_t why_size)
+{
+	return ly_worker_healthy(opaque, why, why_size);
+}
+
+static int probe_ready(void *opaque, char *why, size_t why_size)
+{
+	return ly_worker_ready(opaque, why, why_size);
 }
 
 static void usage(FILE *f)
@@ -68,6 +84,8 @@ int main(int argc, char **argv)
 	ly_program_t *program = NULL;
 	rd_kafka_t *embedded = NULL;
 	ly_worker_t *worker = NULL;
+	ly_metrics_t *metrics = NULL;
+	ly_http_t *http = NULL;
 	int status = 1;
 	if (ly_config_load(&cfg, config_path, environ, errstr, sizeof(errstr))) {
 		fprintf(stderr, "loyaltyd: %s\n", errstr);
@@ -76,11 +94,6 @@ int main(int argc, char **argv)
 	ly_log_level_t level;
 	if (ly_log_parse_level(cfg.log_level, &level) == 0)
 		ly_log_set_level(level);
-	if (cfg.http_listen[0]) {
-		ly_log(LY_LOG_ERROR, "main",
-		       "http.listen: this version serves no HTTP endpoints; leave it empty");
-		goto out;
-	}
 	if (ly_program_load(&program, cfg.program, errstr, sizeof(errstr))) {
 		ly_log(LY_LOG_ERROR, "main", "program refused: %s", errstr);
 		goto out;
@@ -110,14 +123,30 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (ly_worker_new(&worker, &cfg, bootstrap, program, errstr, sizeof(errstr))) {
+	if (cfg.http_listen[0] && !(metrics = ly_metrics_new())) {
+		ly_log(LY_LOG_ERROR, "main", "out of memory");
+		goto out;
+	}
+	if (ly_worker_new(&worker, &cfg, bootstrap, program, metrics, errstr,
+			  sizeof(errstr))) {
 		ly_log(LY_LOG_ERROR, "main", "%s", errstr);
 		goto out;
 	}
+	if (cfg.http_listen[0]) {
+		const ly_http_probes_t probes = {worker, probe_healthy, probe_ready};
+		if (ly_http_start(&http, cfg.http_listen, metrics, &probes, errstr,
+				  sizeof(errstr))) {
+			ly_log(LY_LOG_ERROR, "main", "%s", errstr);
+			goto out;
+		}
+		ly_log(LY_LOG_INFO, "main", "serving /metrics, /healthz and /readyz on %s",
+		       cfg.http_listen);
+	}
 	ly_log(LY_LOG_INFO, "main", "started: group %s", cfg.kafka_group_id);
-	if (ly_worker_run(worker, &stop) == 0)
+	if (ly_worker_run(worker, &stop, &reload) == 0)
 		status = 0;
 	ly_worker_stats_t st;
 	ly_worker_get_stats(worker, &st);
@@ -129,7 +158,9 @@ int main(int argc, char **argv)
 	       (unsigned long long)st.events_rejected, (unsigned long long)st.postings,
 	       (unsigned long long)st.codes, (unsigned long long)st.outbox_published);
 out:
+	ly_http_stop(http); /* before the worker its probes ask */
 	ly_worker_destroy(worker);
+	ly_metrics_destroy(metrics);
 	if (embedded)
 		rd_kafka_destroy(embedded);
 	ly_program_destroy(program);

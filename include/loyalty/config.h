@@ -45,6 +45,7 @@ typedef struct ly_config {
 	int64_t batch_max_wait_ms;
 	/* http */
 	char *http_listen;
+	int64_t http_stall_timeout_ms;
 	/* log */
 	char *log_level;
 	/* codes: the key of the codes rules issue; "" refuses programs that

@@ -72,14 +72,31 @@ typedef int (*ly_offsets_lookup_fn)(void *opaque,
 				    rd_kafka_topic_partition_list_t *parts);
 
 /*
+ * What the consumer tells its owner, from the thread that polls it; any
+ * function may be NULL.
+ */
+typedef struct ly_consumer_watch {
+	void *opaque;
+	/* Every statistics.interval.ms (5 s unless kafka.properties says
+	 * otherwise): librdkafka's statistics JSON. */
+	void (*stats)(void *opaque, const char *json, size_t len);
+	/* No broker can be reached (a fatal-looking but transient state). */
+	void (*brokers_down)(void *opaque);
+	/* A rebalance: assigned (1) or revoked (0), with the partitions'
+	 * count. */
+	void (*rebalanced)(void *opaque, int assigned, int partitions);
+} ly_consumer_watch_t;
+
+/*
  * Creates a consumer subscribed to the input topics (manual offsets:
  * enable.auto.commit and enable.auto.offset.store off). On every
  * assignment, lookup is called and the partitions are assigned at those
- * offsets. The caller frees with ly_consumer_destroy.
+ * offsets. watch may be NULL. The caller frees with ly_consumer_destroy.
  */
 int ly_consumer_new(ly_consumer_t **out, const ly_config_t *cfg,
 		    const char *bootstrap, ly_offsets_lookup_fn lookup,
-		    void *opaque, char *errstr, size_t errstr_size);
+		    void *opaque, const ly_consumer_watch_t *watch,
+		    char *errstr, size_t errstr_size);
 
 /* Closes (leaves the group) and frees. Accepts NULL. */
 void ly_consumer_destroy(ly_consumer_t *consumer);

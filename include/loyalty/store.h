@@ -39,6 +39,8 @@ int ly_store_open(ly_store_t **out, const char *conninfo, const char *schema,
 		  char *errstr, size_t errstr_size);
 /* Accepts NULL. */
 void ly_store_close(ly_store_t *store);
+/* 1 while the connection is up as far as libpq knows. */
+int ly_store_connected(const ly_store_t *store);
 /* Drops and re-opens the connection. 0 or LY_EIO. */
 int ly_store_reconnect(ly_store_t *store, char *errstr, size_t errstr_size);
 
@@ -220,6 +222,12 @@ int ly_store_outbox_claim(ly_store_t *store, size_t limit,
 int ly_store_outbox_mark(ly_store_t *store, const ly_outbox_msg_t *msgs,
 			 size_t msgs_len, ly_arena_t *arena, char *errstr,
 			 size_t errstr_size);
+
+/* Outside a transaction: the unpublished outbox rows and the age in
+ * seconds of the oldest (0 when none), for the metrics. */
+int ly_store_outbox_backlog(ly_store_t *store, int64_t *rows,
+			    double *oldest_age_s, char *errstr,
+			    size_t errstr_size);
 
 /* ---- the read side (loyaltyctl) ---- */
 

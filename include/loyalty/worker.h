@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "loyalty/config.h"
+#include "loyalty/metrics.h"
 #include "loyalty/program.h"
 
 typedef struct ly_worker ly_worker_t;
@@ -29,20 +30,36 @@ typedef struct ly_worker_stats {
 
 /*
  * Connects to PostgreSQL and Kafka (bootstrap: the broker list, or the
- * embedded cluster's address). cfg and program are borrowed and must
- * outlive the worker. The caller frees with ly_worker_destroy. LY_EINVAL,
- * before connecting, when a rule of program issues codes and
- * cfg->codes_secret is empty: codes must not be guessable.
+ * embedded cluster's address). cfg, program and metrics (NULL: none) are
+ * borrowed and must outlive the worker. The caller frees with
+ * ly_worker_destroy. LY_EINVAL, before connecting, when a rule of program
+ * issues codes and cfg->codes_secret is empty: codes must not be
+ * guessable.
  */
 int ly_worker_new(ly_worker_t **out, const ly_config_t *cfg,
 		  const char *bootstrap, const ly_program_t *program,
-		  char *errstr, size_t errstr_size);
+		  ly_metrics_t *metrics, char *errstr, size_t errstr_size);
 
 /*
  * Runs until *stop is non-zero, then finishes the batch in hand, commits,
- * publishes what it can and returns 0; LY_EIO on a fatal error.
+ * publishes what it can and returns 0; LY_EIO on a fatal error. When
+ * *reload is non-zero (SIGHUP) it clears it and, between batches, loads
+ * the program file again: a file that does not load or that this worker
+ * cannot run is refused, logged and counted, and the running program
+ * stays. reload may be NULL.
  */
-int ly_worker_run(ly_worker_t *worker, volatile int *stop);
+int ly_worker_run(ly_worker_t *worker, volatile int *stop,
+		  volatile int *reload);
+
+/*
+ * The probes behind /healthz and /readyz; safe to call from another
+ * thread. healthy: the processing loop has gone round (polled, or retried
+ * a batch) within http.stall_timeout_ms. ready: PostgreSQL and a broker
+ * could be reached the last time they were tried. Each returns 1, or 0
+ * with the reason in why.
+ */
+int ly_worker_healthy(ly_worker_t *worker, char *why, size_t why_size);
+int ly_worker_ready(ly_worker_t *worker, char *why, size_t why_size);
 
 void ly_worker_get_stats(const ly_worker_t *worker, ly_worker_stats_t *out);
 

@@ -171,9 +171,14 @@ static const setting_t settings[] = {
 	INT("batch.max_wait_ms", batch_max_wait_ms, 100, 0, 60000, "ms", 0,
 	    "Longest wait for a batch to fill before it is handled as it is."),
 	STR("http.listen", http_listen, "", 0,
-	    "`host:port` for `/metrics`, `/healthz` and `/readyz`. This version "
-	    "serves no HTTP: loyaltyd refuses a non-empty value rather than "
-	    "ignore it."),
+	    "`host:port` (`0.0.0.0:9464`, `[::]:9464`, `127.0.0.1:9464`) where "
+	    "loyaltyd serves `/metrics` (Prometheus), `/healthz` and `/readyz` "
+	    "(docs/operations.md). Empty: no HTTP."),
+	INT("http.stall_timeout_ms", http_stall_timeout_ms, 120000, 1000, 86400000,
+	    "ms", 0,
+	    "`/healthz` fails when the processing loop has not gone round (a "
+	    "poll, or a retry of a batch) for this long. A PostgreSQL or broker "
+	    "outage does not stop the loop: that is `/readyz`'s business."),
 	{.key = "log.level", .type = SET_STRING, .def_str = "info",
 	 .flags = F_NONEMPTY, .check = check_log_level,
 	 .check_msg = "must be one of debug, info, warn, error",

@@ -262,6 +262,7 @@ struct ly_consumer {
 	int rebalanced; /* set by the rebalance callback during poll */
 	int fatal;
 	uint64_t rebalances;
+	ly_consumer_watch_t watch;
 };
 
 static void parts_clear(ly_consumer_t *c)
@@ -293,6 +294,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	c->rebalanced = 1;
 	c->rebalances++;
 	parts_clear(c);
+	if (c->watch.rebalanced)
+		c->watch.rebalanced(c->watch.opaque,
+				    err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, parts->cnt);
 	if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		ly_log(LY_LOG_INFO, "kafka", "partitions revoked: %d", parts->cnt);
 		rd_kafka_assign(rk, NULL);
@@ -325,9 +329,28 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	rd_kafka_assign(rk, parts);
 }
 
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	ly_consumer_t *c = opaque;
+	(void)rk;
+	if (c->watch.stats)
+		c->watch.stats(c->watch.opaque, json, len);
+	return 0; /* librdkafka frees json */
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	ly_consumer_t *c = opaque;
+	(void)rk;
+	ly_log(LY_LOG_WARN, "kafka", "%s: %s", rd_kafka_err2name(err), reason);
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && c->watch.brokers_down)
+		c->watch.brokers_down(c->watch.opaque);
+}
+
 int ly_consumer_new(ly_consumer_t **out, const ly_config_t *cfg,
 		    const char *bootstrap, ly_offsets_lookup_fn lookup,
-		    void *opaque, char *errstr, size_t errstr_size)
+		    void *opaque, const ly_consumer_watch_t *watch,
+		    char *errstr, size_t errstr_size)
 {
 	char err[512];
 	rd_kafka_topic_partition_list_t *subs = NULL;
@@ -338,6 +361,8 @@ int ly_consumer_new(ly_consumer_t **out, const ly_config_t *cfg,
 	}
 	c->lookup = lookup;
 	c->opaque = opaque;
+	if (watch)
+		c->watch = *watch;
 	const char *const ours[] = {
 		"group.id", cfg->kafka_group_id,
 		/* Offsets live in PostgreSQL with the state; Kafka's copy is
@@ -349,6 +374,8 @@ int ly_consumer_new(ly_consumer_t **out, const ly_config_t *cfg,
 		"partition.assignment.strategy", "range",
 		"queued.max.messages.kbytes", "32768",
 		"enable.partition.eof", "false",
+		/* consumer lag and broker states for /metrics and /readyz */
+		"statistics.interval.ms", "5000",
 		NULL,
 	};
 	rd_kafka_conf_t *conf = conf_build(cfg, bootstrap, ours, errstr, errstr_size);
@@ -357,6 +384,8 @@ int ly_consumer_new(ly_consumer_t **out, const ly_config_t *cfg,
 		return LY_EINVAL;
 	}
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+	rd_kafka_conf_set_stats_cb(conf, stats_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
 	rd_kafka_conf_set_opaque(conf, c);
 	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
 	if (!c->rk) {

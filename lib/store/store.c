@@ -169,6 +169,11 @@ void ly_store_close(ly_store_t *s)
 	free(s);
 }
 
+int ly_store_connected(const ly_store_t *s)
+{
+	return PQstatus(s->conn) == CONNECTION_OK;
+}
+
 int ly_store_reconnect(ly_store_t *s, char *errstr, size_t errstr_size)
 {
 	PQfinish(s->conn);
@@ -1499,6 +1504,23 @@ int ly_store_verify(ly_store_t *s, ly_buf_t *out, char *errstr,
 			      PQgetvalue(res, row, 6));
 	PQclear(res);
 	return n ? LY_ECONFLICT : 0;
+}
+
+int ly_store_outbox_backlog(ly_store_t *s, int64_t *rows, double *oldest_age_s,
+			    char *errstr, size_t errstr_size)
+{
+	PGresult *res = NULL;
+	/* the partial index outbox_unpublished holds exactly these rows */
+	int rc = exec_params(s, &res, "postgres: outbox backlog",
+			     "SELECT count(*), coalesce(extract(epoch FROM now() - "
+			     "min(created_at)), 0) FROM outbox WHERE published_at IS NULL",
+			     0, NULL, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		return rc;
+	*rows = atoll(PQgetvalue(res, 0, 0));
+	*oldest_age_s = atof(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return 0;
 }
 
 /* ---- one customer, read only (loyaltyctl explain --customer) ---- */

@@ -16,6 +16,8 @@
  */
 #include "loyalty/worker.h"
 
+#include <cjson/cJSON.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,7 @@
 #include "loyalty/engine.h"
 #include "loyalty/event.h"
 #include "loyalty/kafka.h"
+#include "loyalty/metrics.h"
 #include "loyalty/outbox.h"
 #include "loyalty/store.h"
 #include "loyalty/util.h"
@@ -33,10 +36,17 @@
 #define IDLE_POLL_MS 1000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define BACKLOG_EVERY_MS 5000 /* how often the outbox backlog is measured */
 
 struct ly_worker {
 	const ly_config_t *cfg;
 	const ly_program_t *program;
+	ly_program_t *owned; /* a program loaded by a reload, freed by us */
+	ly_metrics_t *metrics; /* may be NULL */
+	/* For the probes, read from the HTTP thread. */
+	_Atomic int64_t last_progress_ms; /* monotonic; the loop went round */
+	atomic_int pg_down, brokers_down;
+	int64_t last_backlog_ms;
 	ly_store_t *store;
 	ly_consumer_t *consumer;
 	rd_kafka_t *producer;
@@ -52,6 +62,9 @@ struct ly_worker {
 	int64_t *budget_before;
 	int has_limits; /* a rule has a `limit` */
 };
+
+static void progressed(ly_worker_t *w);
+static void postgres_reached(ly_worker_t *w, int ok);
 
 /* ---- offsets from PostgreSQL on assignment ---- */
 
@@ -81,7 +94,8 @@ static int lookup_offsets(void *opaque, rd_kafka_topic_partition_list_t *parts)
 		rc = ly_store_load_offsets(w->store, w->cfg->kafka_group_id, topic, ids,
 					   n, next, errstr, sizeof(errstr));
 		if (rc == LY_ERETRY)
-			ly_store_reconnect(w->store, errstr, sizeof(errstr));
+			postgres_reached(w, ly_store_reconnect(w->store, errstr,
+							       sizeof(errstr)) == 0);
 		if (rc) {
 			ly_log(LY_LOG_WARN, "worker", "%s", errstr);
 			break;
@@ -255,6 +269,7 @@ typedef struct decoded {
 	size_t events_len;
 	size_t *event_msg; /* index of each event's message */
 	ly_store_outbox_row_t *dead; /* rejected at decoding */
+	const char **dead_reason;    /* each one's reject code */
 	size_t dead_len;
 } decoded_t;
 
@@ -265,8 +280,9 @@ static int decode_batch(ly_worker_t *w, decoded_t *d)
 	d->events = ly_arena_alloc(arena, (n + 1) * sizeof(*d->events));
 	d->event_msg = ly_arena_alloc(arena, (n + 1) * sizeof(*d->event_msg));
 	d->dead = ly_arena_alloc(arena, (n + 1) * sizeof(*d->dead));
+	d->dead_reason = ly_arena_alloc(arena, (n + 1) * sizeof(*d->dead_reason));
 	d->events_len = d->dead_len = 0;
-	if (!d->events || !d->event_msg || !d->dead)
+	if (!d->events || !d->event_msg || !d->dead || !d->dead_reason)
 		return LY_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const rd_kafka_message_t *m = w->batch.msgs[i];
@@ -286,6 +302,7 @@ static int decode_batch(ly_worker_t *w, decoded_t *d)
 			       "rejected %s[%d]@%lld: %s: %s",
 			       rd_kafka_topic_name(m->rkt), (int)m->partition,
 			       (long long)m->offset, ly_reject_code(why), errstr);
+			d->dead_reason[d->dead_len] = ly_reject_code(why);
 			if (dead_letter_row(&d->dead[d->dead_len++], w->cfg, m,
 					    ly_reject_code(why), errstr, arena))
 				return LY_ENOMEM;
@@ -347,6 +364,44 @@ static int load_limits(ly_worker_t *w, const decoded_t *d,
 	}
 	return ly_store_load_limits(w->store, program, keys, nkeys, arena, errstr,
 				    errstr_size);
+}
+
+/* The metrics of a committed batch. */
+static void count_batch(ly_worker_t *w, const decoded_t *d,
+			const ly_effects_t *effects, const unsigned char *failed)
+{
+	double credited = 0, debited = 0, codes = 0;
+	for (size_t i = 0; i < w->batch.len; i++)
+		ly_metrics_add(w->metrics, LY_M_EVENTS_CONSUMED,
+			       rd_kafka_topic_name(w->batch.msgs[i]->rkt), NULL, 1);
+	for (size_t i = 0; i < d->dead_len; i++)
+		ly_metrics_add(w->metrics, LY_M_EVENTS_REJECTED, d->dead_reason[i], NULL, 1);
+	for (size_t i = 0; i < d->events_len; i++) {
+		const ly_event_t *ev = d->events[i].ev;
+		if (d->events[i].duplicate) {
+			ly_metrics_add(w->metrics, LY_M_EVENTS_DUPLICATE, NULL, NULL, 1);
+			continue;
+		}
+		if (failed[i]) {
+			ly_metrics_add(w->metrics, LY_M_EVENTS_REJECTED, "evaluation_error",
+				       NULL, 1);
+			continue;
+		}
+		ly_metrics_add(w->metrics, LY_M_EVENTS_APPLIED, ly_event_name(ev), NULL, 1);
+		for (size_t k = 0; k < effects[i].postings_len; k++) {
+			const ly_posting_t *p = &effects[i].postings[k];
+			double delta = (double)p->delta_available + (double)p->delta_pending;
+			if (delta > 0)
+				credited += delta;
+			else
+				debited -= delta;
+		}
+		codes += (double)effects[i].codes_len;
+	}
+	ly_metrics_add(w->metrics, LY_M_POINTS_CREDITED, NULL, NULL, credited);
+	ly_metrics_add(w->metrics, LY_M_POINTS_DEBITED, NULL, NULL, debited);
+	ly_metrics_add(w->metrics, LY_M_CODES_ISSUED, NULL, NULL, codes);
+	ly_metrics_observe(w->metrics, LY_M_BATCH_SIZE, (double)w->batch.len);
 }
 
 /*
@@ -414,8 +469,9 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 	size_t postings_cap = 0, codes_cap = 0;
 	ly_effects_t *effects = ly_arena_alloc(arena, (n + 1) * sizeof(*effects));
 	ly_store_outbox_row_t *rejected = ly_arena_alloc(arena, (n + 1) * sizeof(*rejected));
+	unsigned char *failed = ly_arena_alloc(arena, n + 1); /* evaluation errors */
 	size_t rejected_len = 0;
-	if (!effects || !rejected)
+	if (!effects || !rejected || !failed)
 		return LY_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		ly_store_event_t *se = &d->events[i];
@@ -443,6 +499,7 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 					    "evaluation_error", why, arena))
 				return LY_ENOMEM;
 			memset(&effects[i], 0, sizeof(effects[i]));
+			failed[i] = 1;
 			continue;
 		}
 		if (rc)
@@ -559,6 +616,7 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 	}
 	ly_consumer_commit_async(w->consumer, list);
 	rd_kafka_topic_partition_list_destroy(list);
+	count_batch(w, d, effects, failed);
 	for (size_t i = 0; i < n; i++)
 		w->stats.events_applied += !d->events[i].duplicate;
 	w->stats.events_rejected += d->dead_len + rejected_len;
@@ -607,18 +665,23 @@ static int process_batch(ly_worker_t *w, volatile int *stop)
 	int rc = decode_batch(w, &d);
 	if (rc)
 		return rc;
+	int64_t t0 = ly_time_mono_ms();
 	for (;;) {
 		ly_arena_reset(w->tx_arena);
-		int64_t t0 = ly_time_mono_ms();
+		progressed(w); /* retrying is going round too: /readyz tells why */
 		rc = apply_batch_once(w, &d, errstr, sizeof(errstr));
 		if (rc == 0) {
+			int64_t ms = ly_time_mono_ms() - t0;
+			postgres_reached(w, 1);
+			ly_metrics_observe(w->metrics, LY_M_BATCH_DURATION, (double)ms / 1000.0);
 			ly_log(LY_LOG_DEBUG, "worker", "batch of %zu committed in %lld ms",
-			       w->batch.len, (long long)(ly_time_mono_ms() - t0));
+			       w->batch.len, (long long)ms);
 			return 0;
 		}
 		ly_store_rollback(w->store);
 		if (rc == LY_ECONFLICT) {
 			w->stats.offset_conflicts++;
+			ly_metrics_add(w->metrics, LY_M_OFFSET_CONFLICTS, NULL, NULL, 1);
 			ly_log(LY_LOG_WARN, "worker", "batch discarded: %s", errstr);
 			resync_partitions(w);
 			return 0;
@@ -626,6 +689,9 @@ static int process_batch(ly_worker_t *w, volatile int *stop)
 		if (rc == LY_ENOMEM)
 			return rc;
 		w->stats.tx_retries++;
+		ly_metrics_add(w->metrics, LY_M_POSTGRES_RETRIES, NULL, NULL, 1);
+		if (rc == LY_ERETRY && !ly_store_connected(w->store))
+			postgres_reached(w, 0);
 		ly_log(LY_LOG_WARN, "worker", "batch failed, retrying in %d ms: %s",
 		       backoff_ms, errstr);
 		if (*stop && rc != LY_ERETRY)
@@ -650,30 +716,45 @@ static void relay(ly_worker_t *w)
 					 sizeof(errstr));
 		if (rc) {
 			ly_log(LY_LOG_WARN, "outbox", "relay: %s", errstr);
-			if (rc == LY_ERETRY)
-				ly_store_reconnect(w->store, errstr, sizeof(errstr));
+			if (rc == LY_ERETRY) {
+				postgres_reached(w, ly_store_reconnect(w->store, errstr,
+								       sizeof(errstr)) == 0);
+			}
 			return;
 		}
+		postgres_reached(w, 1);
 		w->stats.outbox_published += published;
+		ly_metrics_add(w->metrics, LY_M_OUTBOX_PUBLISHED, NULL, NULL, (double)published);
 		if (published < RELAY_ROWS_MAX)
-			return;
+			break;
+	}
+	/* what is left, now and then: a query over the partial index */
+	if (!w->metrics || ly_time_mono_ms() - w->last_backlog_ms < BACKLOG_EVERY_MS)
+		return;
+	int64_t rows;
+	double age;
+	if (ly_store_outbox_backlog(w->store, &rows, &age, errstr, sizeof(errstr)) == 0) {
+		ly_metrics_set(w->metrics, LY_M_OUTBOX_BACKLOG, NULL, NULL, (double)rows);
+		ly_metrics_set(w->metrics, LY_M_OUTBOX_LAG, NULL, NULL, age);
+		w->last_backlog_ms = ly_time_mono_ms();
 	}
 }
 
 /*
- * What the program's rules need besides the customers: room for the
- * budgets, and the codes' key (a program that issues codes is refused
- * without one rather than run with guessable codes).
+ * Makes program the one the worker runs, with what its rules need besides
+ * the customers: room for the budgets, and the codes' key (a program that
+ * issues codes is refused without one rather than run with guessable
+ * codes). On failure the worker keeps what it had.
  */
-static int setup_rules(ly_worker_t *w, char *errstr, size_t errstr_size)
+static int setup_program(ly_worker_t *w, const ly_program_t *program,
+			 char *errstr, size_t errstr_size)
 {
-	const ly_program_t *program = w->program;
 	const char *issuer = NULL;
-	int budgets = 0;
+	int budgets = 0, limits = 0;
 	for (size_t i = 0; i < program->rules_len; i++) {
 		const ly_rule_t *r = &program->rules[i];
 		budgets |= r->budget_points > 0;
-		w->has_limits |= r->limit_count > 0;
+		limits |= r->limit_count > 0;
 		if (r->issue.kind != LY_ISSUE_NONE && !issuer)
 			issuer = r->id;
 	}
@@ -685,24 +766,131 @@ static int setup_rules(ly_worker_t *w, char *errstr, size_t errstr_size)
 			 issuer);
 		return LY_EINVAL;
 	}
-	w->shared.code_secret = w->cfg->codes_secret;
-	w->shared.code_secret_len = strlen(w->cfg->codes_secret);
-	if (!budgets)
-		return 0;
-	size_t len = program->rules_len;
-	w->shared.budget_spent = calloc(len, sizeof(*w->shared.budget_spent));
-	w->shared.budget_changed = calloc(len, sizeof(*w->shared.budget_changed));
-	w->budget_before = calloc(len, sizeof(*w->budget_before));
-	if (!w->shared.budget_spent || !w->shared.budget_changed || !w->budget_before) {
+	size_t len = program->rules_len + 1;
+	int64_t *spent = NULL, *before = NULL;
+	unsigned char *changed = NULL;
+	if (budgets && (!(spent = calloc(len, sizeof(*spent))) ||
+			!(changed = calloc(len, sizeof(*changed))) ||
+			!(before = calloc(len, sizeof(*before))))) {
+		free(spent);
+		free(changed);
 		snprintf(errstr, errstr_size, "out of memory");
 		return LY_ENOMEM;
 	}
+	free(w->shared.budget_spent);
+	free(w->shared.budget_changed);
+	free(w->budget_before);
+	w->shared.budget_spent = spent;
+	w->shared.budget_changed = changed;
+	w->budget_before = before;
+	w->shared.code_secret = w->cfg->codes_secret;
+	w->shared.code_secret_len = strlen(w->cfg->codes_secret);
+	w->has_limits = limits;
+	w->program = program;
+	ly_metrics_clear(w->metrics, LY_M_PROGRAM_INFO);
+	ly_metrics_set(w->metrics, LY_M_PROGRAM_INFO, program->name, program->version, 1);
 	return 0;
+}
+
+/* ---- what the consumer tells ---- */
+
+/* librdkafka's statistics: the lag of each assigned partition, and
+ * whether a broker is up. */
+static void on_stats(void *opaque, const char *json, size_t len)
+{
+	ly_worker_t *w = opaque;
+	cJSON *root = cJSON_ParseWithLength(json, len);
+	if (!root)
+		return;
+	int up = 0;
+	const cJSON *brokers = cJSON_GetObjectItemCaseSensitive(root, "brokers");
+	const cJSON *b;
+	cJSON_ArrayForEach(b, brokers)
+	{
+		const cJSON *state = cJSON_GetObjectItemCaseSensitive(b, "state");
+		const cJSON *nodeid = cJSON_GetObjectItemCaseSensitive(b, "nodeid");
+		up |= cJSON_IsString(state) && strcmp(state->valuestring, "UP") == 0 &&
+		      cJSON_IsNumber(nodeid) && nodeid->valuedouble >= 0;
+	}
+	atomic_store(&w->brokers_down, !up);
+	ly_metrics_clear(w->metrics, LY_M_CONSUMER_LAG);
+	const cJSON *topics = cJSON_GetObjectItemCaseSensitive(root, "topics");
+	const cJSON *t;
+	cJSON_ArrayForEach(t, topics)
+	{
+		const cJSON *parts = cJSON_GetObjectItemCaseSensitive(t, "partitions");
+		const cJSON *p;
+		cJSON_ArrayForEach(p, parts)
+		{
+			const cJSON *lag = cJSON_GetObjectItemCaseSensitive(p, "consumer_lag");
+			const cJSON *desired = cJSON_GetObjectItemCaseSensitive(p, "desired");
+			/* -1: the internal partition, or no lag known yet */
+			if (strcmp(p->string, "-1") == 0 || !cJSON_IsNumber(lag) ||
+			    lag->valuedouble < 0 || !cJSON_IsTrue(desired))
+				continue;
+			ly_metrics_set(w->metrics, LY_M_CONSUMER_LAG, t->string, p->string,
+				       lag->valuedouble);
+		}
+	}
+	cJSON_Delete(root);
+}
+
+static void on_brokers_down(void *opaque)
+{
+	ly_worker_t *w = opaque;
+	atomic_store(&w->brokers_down, 1);
+}
+
+static void on_rebalanced(void *opaque, int assigned, int partitions)
+{
+	ly_worker_t *w = opaque;
+	ly_metrics_add(w->metrics, LY_M_REBALANCES, assigned ? "assign" : "revoke",
+		       NULL, 1);
+	ly_metrics_set(w->metrics, LY_M_PARTITIONS, NULL, NULL, assigned ? partitions : 0);
+	ly_metrics_clear(w->metrics, LY_M_CONSUMER_LAG);
+}
+
+/* ---- probes ---- */
+
+int ly_worker_healthy(ly_worker_t *w, char *why, size_t why_size)
+{
+	int64_t idle = ly_time_mono_ms() - atomic_load(&w->last_progress_ms);
+	if (idle <= w->cfg->http_stall_timeout_ms)
+		return 1;
+	snprintf(why, why_size, "the processing loop has not gone round for %lld ms",
+		 (long long)idle);
+	return 0;
+}
+
+int ly_worker_ready(ly_worker_t *w, char *why, size_t why_size)
+{
+	int pg = !atomic_load(&w->pg_down), kafka = !atomic_load(&w->brokers_down);
+	if (pg && kafka)
+		return 1;
+	snprintf(why, why_size, "%s%s%s", pg ? "" : "PostgreSQL cannot be reached",
+		 !pg && !kafka ? "; " : "", kafka ? "" : "no Kafka broker can be reached");
+	return 0;
+}
+
+/* The loop went round: for /healthz and its gauge. */
+static void progressed(ly_worker_t *w)
+{
+	atomic_store(&w->last_progress_ms, ly_time_mono_ms());
+	ly_metrics_set(w->metrics, LY_M_LAST_PROGRESS, NULL, NULL,
+		       (double)ly_time_now_us() / 1e6);
+	ly_metrics_set(w->metrics, LY_M_READY, NULL, NULL,
+		       !atomic_load(&w->pg_down) && !atomic_load(&w->brokers_down));
+}
+
+/* A PostgreSQL round trip went (ok) or failed for want of a connection. */
+static void postgres_reached(ly_worker_t *w, int ok)
+{
+	atomic_store(&w->pg_down, !ok);
 }
 
 int ly_worker_new(ly_worker_t **out, const ly_config_t *cfg,
 		  const char *bootstrap, const ly_program_t *program,
-		  char *errstr, size_t errstr_size)
+		  ly_metrics_t *metrics, char *errstr, size_t errstr_size)
 {
 	ly_worker_t *w = calloc(1, sizeof(*w));
 	if (!w) {
@@ -710,8 +898,9 @@ int ly_worker_new(ly_worker_t **out, const ly_config_t *cfg,
 		return LY_ENOMEM;
 	}
 	w->cfg = cfg;
-	w->program = program;
-	int rc = setup_rules(w, errstr, errstr_size);
+	w->metrics = metrics;
+	atomic_store(&w->last_progress_ms, ly_time_mono_ms());
+	int rc = setup_program(w, program, errstr, errstr_size);
 	if (rc) {
 		ly_worker_destroy(w);
 		return rc;
@@ -730,8 +919,9 @@ int ly_worker_new(ly_worker_t **out, const ly_config_t *cfg,
 					    errstr, errstr_size);
 	if (!w->producer)
 		goto fail;
-	rc = ly_consumer_new(&w->consumer, cfg, bootstrap, lookup_offsets, w, errstr,
-			     errstr_size);
+	const ly_consumer_watch_t watch = {w, on_stats, on_brokers_down, on_rebalanced};
+	rc = ly_consumer_new(&w->consumer, cfg, bootstrap, lookup_offsets, w, &watch,
+			     errstr, errstr_size);
 	if (rc)
 		goto fail;
 	*out = w;
@@ -746,11 +936,43 @@ void ly_worker_get_stats(const ly_worker_t *w, ly_worker_stats_t *out)
 	*out = w->stats;
 }
 
-int ly_worker_run(ly_worker_t *w, volatile int *stop)
+/*
+ * SIGHUP: the program file again. A file that does not load, or that this
+ * worker cannot run, is refused and the running program stays.
+ */
+static void reload(ly_worker_t *w)
+{
+	char errstr[1024];
+	ly_program_t *p = NULL;
+	int rc = ly_program_load(&p, w->cfg->program, errstr, sizeof(errstr));
+	if (rc == 0)
+		rc = ly_worker_check_program(p, errstr, sizeof(errstr));
+	if (rc == 0)
+		rc = setup_program(w, p, errstr, sizeof(errstr));
+	if (rc) {
+		ly_log(LY_LOG_ERROR, "worker", "reload refused, keeping program %s: %s",
+		       w->program->version, errstr);
+		ly_metrics_add(w->metrics, LY_M_PROGRAM_RELOADS, "failure", NULL, 1);
+		ly_program_destroy(p);
+		return;
+	}
+	ly_log(LY_LOG_INFO, "worker", "reloaded: program %s version %s: %zu rules",
+	       p->name, p->version, p->rules_len);
+	ly_metrics_add(w->metrics, LY_M_PROGRAM_RELOADS, "success", NULL, 1);
+	ly_program_destroy(w->owned); /* the one before, if we loaded it */
+	w->owned = p;
+}
+
+int ly_worker_run(ly_worker_t *w, volatile int *stop, volatile int *reload_asked)
 {
 	relay(w); /* rows a crash left behind */
 	int64_t last_relay = ly_time_mono_ms();
 	while (!*stop) {
+		progressed(w);
+		if (reload_asked && *reload_asked) {
+			*reload_asked = 0;
+			reload(w);
+		}
 		int rc = ly_consumer_poll_batch(w->consumer, &w->batch,
 						(size_t)w->cfg->batch_max_events,
 						(int)w->cfg->batch_max_wait_ms, IDLE_POLL_MS,
@@ -793,5 +1015,6 @@ void ly_worker_destroy(ly_worker_t *w)
 	free(w->shared.budget_spent);
 	free(w->shared.budget_changed);
 	free(w->budget_before);
+	ly_program_destroy(w->owned);
 	free(w);
 }

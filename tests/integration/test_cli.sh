@@ -57,8 +57,8 @@ grep -qF 'LOYALTY_CODES_SECRET: must be empty or at least 16 bytes' "$CASE_DIR/e
 	fail "short codes.secret: $(cat "$CASE_DIR/err")"
 if grep -q hunter2 "$CASE_DIR/err"; then fail "the codes' key was shown: $(cat "$CASE_DIR/err")"; fi
 
-LOYALTY_HTTP_LISTEN=127.0.0.1:9464 expect_exit 1 "$LOYALTYD"
-grep -q 'http.listen' "$CASE_DIR/err" || fail "loyaltyd accepted http.listen it cannot serve"
+LOYALTY_HTTP_LISTEN=nowhere expect_exit 1 "$LOYALTYD"
+grep -q 'http.listen: expected host:port' "$CASE_DIR/err" || fail "loyaltyd accepted a bad http.listen: $(cat "$CASE_DIR/err")"
 
 # migrate from four replicas at once on a new schema: all succeed, once.
 export LOYALTY_POSTGRES_SCHEMA="${LOYALTY_POSTGRES_SCHEMA}_m"
