@@ -14,11 +14,12 @@ BUILD ?= build
 BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc)
 
-# Debian packages: the build, the tests and the local servers.
+# Debian packages: the build, the tests and the local servers; python3-yaml
+# and docker-compose (its `config` needs no engine) check deploy/.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config \
 	librdkafka-dev libpq-dev libcjson-dev libyaml-dev libssl-dev libcmocka-dev libmicrohttpd-dev \
 	postgresql-15 postgresql-client-15 kcat python3 maven openjdk-17-jre-headless \
-	procps iproute2 tzdata prometheus curl
+	procps iproute2 tzdata prometheus curl python3-yaml docker-compose
 
 .PHONY: all deps build build-asan unit test test-run demo bench-engine services-up services-down clean
 
