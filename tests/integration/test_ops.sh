@@ -31,6 +31,15 @@ wait_status() {
 }
 # metric NAME_WITH_LABELS: its value in a fresh scrape, or empty
 metric() { curl -s "$URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+# wait_metric NAME_WITH_LABELS VALUE: within 10 s
+wait_metric() {
+	local i
+	for i in $(seq 1 50); do
+		[ "$(metric "$1")" = "$2" ] && return 0
+		sleep 0.2
+	done
+	fail "$1 is '$(metric "$1")', want $2"
+}
 
 "$LOYALTYCTL" produce --count 3000 --seed 5 --customers 200 2>/dev/null || fail "produce"
 start_worker
@@ -103,20 +112,12 @@ kill -0 "$WORKER_PID" || fail "loyaltyd died during the PostgreSQL outage"
 sed 's/earn: {points: 50}$/earn: {points: 51}/' "$TEST_PROGRAM" >"$CASE_DIR/program.yaml"
 cmp -s "$TEST_PROGRAM" "$CASE_DIR/program.yaml" && fail "the test program has no 'earn: {points: 50}' line to change"
 kill -HUP "$WORKER_PID"
-for _ in $(seq 1 50); do
-	[ "$(metric 'loyalty_program_reloads_total{result="success"}')" = 1 ] && break
-	sleep 0.2
-done
-[ "$(metric 'loyalty_program_reloads_total{result="success"}')" = 1 ] || fail "no successful reload counted"
+wait_metric 'loyalty_program_reloads_total{result="success"}' 1
 new_version=$(curl -s "$URL/metrics" | sed -n 's/^loyalty_program_info{name="test-shop",version="\(.*\)"} 1$/\1/p')
 [ -n "$new_version" ] && [ "$new_version" != "$version" ] || fail "program_info after reload: $new_version (was $version)"
 printf 'version: 1\nprogram: {name: integration}\nrules:\n  - {id: x, on: order.paid, iff: true}\n' >"$CASE_DIR/program.yaml"
 kill -HUP "$WORKER_PID"
-for _ in $(seq 1 50); do
-	[ "$(metric 'loyalty_program_reloads_total{result="failure"}')" = 1 ] && break
-	sleep 0.2
-done
-[ "$(metric 'loyalty_program_reloads_total{result="failure"}')" = 1 ] || fail "no failed reload counted"
+wait_metric 'loyalty_program_reloads_total{result="failure"}' 1
 grep -q 'reload refused, keeping program' "$CASE_DIR/loyaltyd.log" || fail "the refusal is not logged"
 grep -q 'program.yaml:4:29: unknown key' "$CASE_DIR/loyaltyd.log" || fail "the refusal does not say where: $(grep reload "$CASE_DIR/loyaltyd.log")"
 curl -s "$URL/metrics" | grep -q "^loyalty_program_info{name=\"test-shop\",version=\"$new_version\"} 1\$" ||
