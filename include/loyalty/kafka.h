@@ -101,6 +101,16 @@ int ly_consumer_new(ly_consumer_t **out, const ly_config_t *cfg,
 /* Closes (leaves the group) and frees. Accepts NULL. */
 void ly_consumer_destroy(ly_consumer_t *consumer);
 
+/*
+ * When PostgreSQL cannot give the offsets at assignment, the partitions
+ * are assigned paused and nothing from them is handled. This asks again:
+ * 0 when none waits (any more: they are sought to the stored offsets and
+ * resumed), LY_ERETRY while they still wait. From the polling thread.
+ */
+int ly_consumer_retry_pending(ly_consumer_t *consumer);
+/* How many assigned partitions wait paused for their offsets. */
+size_t ly_consumer_paused(const ly_consumer_t *consumer);
+
 /* The handle, for producing-side helpers and tests. */
 rd_kafka_t *ly_consumer_handle(ly_consumer_t *consumer);
 
@@ -140,10 +150,6 @@ int ly_consumer_advance(ly_consumer_t *consumer, const char *topic,
 /* Commits offsets to Kafka asynchronously, for lag tools. */
 void ly_consumer_commit_async(ly_consumer_t *consumer,
 			      rd_kafka_topic_partition_list_t *offsets);
-
-/* Non-zero once the consumer could not read its offsets from PostgreSQL
- * for an assignment: the worker must stop. */
-int ly_consumer_fatal(const ly_consumer_t *consumer);
 
 /* Number of rebalances seen (assignments + revocations). */
 uint64_t ly_consumer_rebalances(const ly_consumer_t *consumer);

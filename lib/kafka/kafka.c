@@ -251,6 +251,7 @@ typedef struct part_state {
 	char *topic;
 	int32_t partition;
 	int64_t expected_next; /* -1: PostgreSQL has no row yet */
+	int pending; /* assigned paused: its offset is not known yet */
 } part_state_t;
 
 struct ly_consumer {
@@ -260,9 +261,9 @@ struct ly_consumer {
 	part_state_t *parts;
 	size_t parts_len;
 	int rebalanced; /* set by the rebalance callback during poll */
-	int fatal;
 	uint64_t rebalances;
 	ly_consumer_watch_t watch;
+	size_t pending; /* partitions assigned paused, waiting for PostgreSQL */
 };
 
 static void parts_clear(ly_consumer_t *c)
@@ -272,6 +273,7 @@ static void parts_clear(ly_consumer_t *c)
 	free(c->parts);
 	c->parts = NULL;
 	c->parts_len = 0;
+	c->pending = 0;
 }
 
 static part_state_t *part_find(ly_consumer_t *c, const char *topic,
@@ -284,8 +286,27 @@ static part_state_t *part_find(ly_consumer_t *c, const char *topic,
 	return NULL;
 }
 
-/* Bounded: 10 tries over about 30 s, then the worker gives up. */
-#define LOOKUP_TRIES 10
+/* A few quick tries at assignment; after that the partitions wait, paused,
+ * and ly_consumer_retry_pending tries again from the poll loop. */
+#define LOOKUP_TRIES 3
+
+/* The parts as the consumer's state; pending ones are paused. */
+static void parts_take(ly_consumer_t *c, const rd_kafka_topic_partition_list_t *parts,
+		       int pending)
+{
+	c->parts = calloc((size_t)parts->cnt + 1, sizeof(*c->parts));
+	LY_ASSERT(c->parts);
+	for (int i = 0; i < parts->cnt; i++) {
+		const rd_kafka_topic_partition_t *p = &parts->elems[i];
+		part_state_t *ps = &c->parts[c->parts_len++];
+		ps->topic = strdup(p->topic);
+		LY_ASSERT(ps->topic);
+		ps->partition = p->partition;
+		ps->expected_next = !pending && p->offset >= 0 ? p->offset : -1;
+		ps->pending = pending;
+	}
+	c->pending = pending ? (size_t)parts->cnt : 0;
+}
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -305,28 +326,72 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	int rc = -1;
 	for (int attempt = 0; attempt < LOOKUP_TRIES && rc != 0; attempt++) {
 		if (attempt)
-			usleep((useconds_t)(attempt * 600 * 1000));
+			usleep((useconds_t)(attempt * 500 * 1000));
 		rc = c->lookup(c->opaque, parts);
 	}
-	if (rc != 0) {
-		ly_log(LY_LOG_ERROR, "kafka",
-		       "cannot read offsets from PostgreSQL; leaving the partitions unassigned");
-		c->fatal = 1;
-		rd_kafka_assign(rk, NULL);
+	if (rc == 0) {
+		parts_take(c, parts, 0);
+		ly_log(LY_LOG_INFO, "kafka", "partitions assigned: %d", parts->cnt);
+		rd_kafka_assign(rk, parts);
 		return;
 	}
-	c->parts = calloc((size_t)parts->cnt + 1, sizeof(*c->parts));
-	LY_ASSERT(c->parts);
-	for (int i = 0; i < parts->cnt; i++) {
-		rd_kafka_topic_partition_t *p = &parts->elems[i];
-		part_state_t *ps = &c->parts[c->parts_len++];
-		ps->topic = strdup(p->topic);
-		LY_ASSERT(ps->topic);
-		ps->partition = p->partition;
-		ps->expected_next = p->offset >= 0 ? p->offset : -1;
-	}
-	ly_log(LY_LOG_INFO, "kafka", "partitions assigned: %d", parts->cnt);
+	/*
+	 * PostgreSQL holds the offsets and cannot be asked now. Leaving the
+	 * partitions unassigned would stall them until the next rebalance, and
+	 * leaving the group would set off another; so they are assigned and
+	 * paused at once, nothing from them is handled (poll drops it), and
+	 * they are sought to PostgreSQL's offsets and resumed when it answers.
+	 */
+	for (int i = 0; i < parts->cnt; i++)
+		parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+	parts_take(c, parts, 1);
 	rd_kafka_assign(rk, parts);
+	rd_kafka_pause_partitions(rk, parts);
+	ly_log(LY_LOG_WARN, "kafka",
+	       "partitions assigned paused: %d; their offsets wait for PostgreSQL",
+	       parts->cnt);
+}
+
+int ly_consumer_retry_pending(ly_consumer_t *c)
+{
+	if (c->pending == 0)
+		return 0;
+	rd_kafka_topic_partition_list_t *list =
+		rd_kafka_topic_partition_list_new((int)c->pending);
+	for (size_t i = 0; i < c->parts_len; i++)
+		if (c->parts[i].pending)
+			rd_kafka_topic_partition_list_add(list, c->parts[i].topic,
+							  c->parts[i].partition);
+	int rc = c->lookup(c->opaque, list);
+	if (rc == 0) {
+		for (int i = 0; i < list->cnt; i++) {
+			rd_kafka_topic_partition_t *p = &list->elems[i];
+			part_state_t *ps = part_find(c, p->topic, p->partition);
+			LY_ASSERT(ps);
+			ps->expected_next = p->offset >= 0 ? p->offset : -1;
+			ps->pending = 0;
+		}
+		rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, list, 10000);
+		if (e) {
+			/* still paused and pending: tried again on the next call */
+			ly_log(LY_LOG_WARN, "kafka", "seek: %s", rd_kafka_error_string(e));
+			rd_kafka_error_destroy(e);
+			for (int i = 0; i < list->cnt; i++)
+				part_find(c, list->elems[i].topic, list->elems[i].partition)->pending = 1;
+			rc = LY_EIO;
+		} else {
+			rd_kafka_resume_partitions(c->rk, list);
+			c->pending = 0;
+			ly_log(LY_LOG_INFO, "kafka", "partitions resumed: %d", list->cnt);
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+	return rc ? LY_ERETRY : 0;
+}
+
+size_t ly_consumer_paused(const ly_consumer_t *c)
+{
+	return c->pending;
 }
 
 static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
@@ -430,11 +495,6 @@ rd_kafka_t *ly_consumer_handle(ly_consumer_t *c)
 	return c->rk;
 }
 
-int ly_consumer_fatal(const ly_consumer_t *c)
-{
-	return c->fatal;
-}
-
 void ly_msg_batch_clear(ly_msg_batch_t *b)
 {
 	for (size_t i = 0; i < b->len; i++)
@@ -464,7 +524,7 @@ int ly_consumer_poll_batch(ly_consumer_t *c, ly_msg_batch_t *b,
 	}
 	c->rebalanced = 0;
 	int64_t start = ly_time_mono_ms(), first = -1;
-	while (!*stop && b->len < max_events && !c->fatal) {
+	while (!*stop && b->len < max_events) {
 		int64_t now = ly_time_mono_ms(), remaining;
 		int timeout;
 		if (first < 0) {
@@ -498,7 +558,8 @@ int ly_consumer_poll_batch(ly_consumer_t *c, ly_msg_batch_t *b,
 			continue;
 		}
 		part_state_t *ps = part_find(c, rd_kafka_topic_name(m->rkt), m->partition);
-		if (!ps || (ps->expected_next >= 0 && m->offset < ps->expected_next)) {
+		if (!ps || ps->pending ||
+		    (ps->expected_next >= 0 && m->offset < ps->expected_next)) {
 			rd_kafka_message_destroy(m);
 			continue;
 		}
@@ -506,7 +567,7 @@ int ly_consumer_poll_batch(ly_consumer_t *c, ly_msg_batch_t *b,
 		if (first < 0)
 			first = ly_time_mono_ms();
 	}
-	return c->fatal ? LY_EIO : 0;
+	return 0;
 }
 
 int ly_consumer_expected(ly_consumer_t *c, const char *topic, int32_t partition,

@@ -46,6 +46,8 @@ struct ly_worker {
 	/* For the probes, read from the HTTP thread. */
 	_Atomic int64_t last_progress_ms; /* monotonic; the loop went round */
 	atomic_int pg_down, brokers_down;
+	atomic_size_t paused;   /* partitions waiting for their offsets */
+	int64_t last_pending_ms; /* when they were last asked for */
 	int64_t last_backlog_ms;
 	ly_store_t *store;
 	ly_consumer_t *consumer;
@@ -865,11 +867,34 @@ int ly_worker_healthy(ly_worker_t *w, char *why, size_t why_size)
 int ly_worker_ready(ly_worker_t *w, char *why, size_t why_size)
 {
 	int pg = !atomic_load(&w->pg_down), kafka = !atomic_load(&w->brokers_down);
-	if (pg && kafka)
+	size_t paused = atomic_load(&w->paused);
+	if (pg && kafka && !paused)
 		return 1;
-	snprintf(why, why_size, "%s%s%s", pg ? "" : "PostgreSQL cannot be reached",
-		 !pg && !kafka ? "; " : "", kafka ? "" : "no Kafka broker can be reached");
+	const char *reasons[] = {
+		pg ? NULL : "PostgreSQL cannot be reached",
+		kafka ? NULL : "no Kafka broker can be reached",
+		paused ? "partitions paused waiting for their offsets" : NULL,
+	};
+	size_t n = 0;
+	why[0] = '\0';
+	for (size_t i = 0; i < LY_ARRAY_LEN(reasons); i++)
+		if (reasons[i] && n < why_size)
+			n += (size_t)snprintf(why + n, why_size - n, "%s%s", n ? "; " : "",
+					      reasons[i]);
 	return 0;
+}
+
+/* Partitions assigned paused while PostgreSQL was away: ask again, once a
+ * second, and say how many still wait. */
+static void retry_pending(ly_worker_t *w)
+{
+	size_t n = ly_consumer_paused(w->consumer);
+	if (n && ly_time_mono_ms() - w->last_pending_ms >= IDLE_POLL_MS) {
+		w->last_pending_ms = ly_time_mono_ms();
+		ly_consumer_retry_pending(w->consumer);
+		n = ly_consumer_paused(w->consumer);
+	}
+	atomic_store(&w->paused, n);
 }
 
 /* The loop went round: for /healthz and its gauge. */
@@ -879,7 +904,8 @@ static void progressed(ly_worker_t *w)
 	ly_metrics_set(w->metrics, LY_M_LAST_PROGRESS, NULL, NULL,
 		       (double)ly_time_now_us() / 1e6);
 	ly_metrics_set(w->metrics, LY_M_READY, NULL, NULL,
-		       !atomic_load(&w->pg_down) && !atomic_load(&w->brokers_down));
+		       !atomic_load(&w->pg_down) && !atomic_load(&w->brokers_down) &&
+			       !atomic_load(&w->paused));
 }
 
 /* A PostgreSQL round trip went (ok) or failed for want of a connection. */
@@ -977,12 +1003,9 @@ int ly_worker_run(ly_worker_t *w, volatile int *stop, volatile int *reload_asked
 						(size_t)w->cfg->batch_max_events,
 						(int)w->cfg->batch_max_wait_ms, IDLE_POLL_MS,
 						stop);
-		if (rc == LY_EIO || ly_consumer_fatal(w->consumer)) {
-			ly_log(LY_LOG_ERROR, "worker", "consumer failed; stopping");
-			return LY_EIO;
-		}
 		if (rc)
 			return rc;
+		retry_pending(w);
 		if (w->batch.len) {
 			rc = process_batch(w, stop);
 			ly_msg_batch_clear(&w->batch);
