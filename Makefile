@@ -7,6 +7,9 @@
 #   make bench-engine   build and run the engine benchmark (one core, events/s
 #               and heap allocations per event); BENCH_ARGS="--events 200000"
 #
+#   make contracts-deps   install tests/contracts (npm ci: Ajv, the CloudEvents
+#               SDK, the AsyncAPI CLI), which the integration tests run
+#
 # Other targets: deps, build, build-asan, unit, services-up, services-down, clean.
 
 SHELL := /bin/bash
@@ -21,7 +24,7 @@ DEB_PACKAGES := build-essential cmake ninja-build pkg-config \
 	postgresql-15 postgresql-client-15 kcat python3 maven openjdk-17-jre-headless \
 	procps iproute2 tzdata prometheus curl python3-yaml docker-compose
 
-.PHONY: all deps build build-asan unit test test-run demo bench-engine services-up services-down clean
+.PHONY: all deps contracts-deps build build-asan unit test test-run demo bench-engine fault services-up services-down clean
 
 all: build
 
@@ -35,6 +38,20 @@ deps:
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# The contract tests' Node.js packages, pinned by tests/contracts/package-lock.json;
+# reinstalled only when the lock changes. Node.js and npm come with the machine;
+# Debian's are installed where they are missing.
+CONTRACTS := tests/contracts
+contracts-deps: $(CONTRACTS)/node_modules/.installed
+
+$(CONTRACTS)/node_modules/.installed: $(CONTRACTS)/package.json $(CONTRACTS)/package-lock.json
+	@command -v npm >/dev/null || { \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nodejs npm; }
+	npm ci --prefix $(CONTRACTS) --no-audit --no-fund --loglevel=error
+	@touch $@
 
 build: deps
 	cmake -S . -B $(BUILD) -G Ninja -DLY_WERROR=ON >/dev/null
@@ -57,7 +74,7 @@ services-down:
 	-deploy/local/pg.sh stop
 
 # The servers are stopped whatever the tests did; the exit status is the tests'.
-test: build build-asan
+test: build build-asan contracts-deps
 	@$(MAKE) --no-print-directory services-up
 	@status=0; \
 	$(MAKE) --no-print-directory test-run || status=$$?; \
@@ -71,6 +88,11 @@ test-run:
 
 demo: build
 	@deploy/local/demo.sh $(BUILD)
+
+# The fault matrix, long form (make test runs the short one).
+fault: build contracts-deps services-up
+	LY_BIN_DIR=$(CURDIR)/$(BUILD) LY_SOURCE_DIR=$(CURDIR) bash tests/fault/run.sh; \
+		status=$$?; $(MAKE) services-down; exit $$status
 
 BENCH_PROGRAM ?= examples/programs/anadolu-market.yaml
 BENCH_ARGS ?=

@@ -177,10 +177,18 @@ static int points_changed_row(ly_store_outbox_row_t *row, const ly_config_t *cfg
 	row->message_id = id;
 	row->payload = ly_arena_strndup(arena, b.data, b.len);
 	row->payload_len = b.len;
-	row->headers = NULL;
-	row->headers_len = 0;
 	ly_buf_free(&b);
-	return row->payload ? 0 : LY_ENOMEM;
+	/* structured mode, as the CloudEvents Kafka binding says */
+	static const char ce_json[] = "application/cloudevents+json; charset=UTF-8";
+	const ly_header_t ct = {"content-type", ce_json, sizeof(ce_json) - 1};
+	if (ly_outbox_headers_encode(&b, &ct, 1)) {
+		ly_buf_free(&b);
+		return LY_ENOMEM;
+	}
+	row->headers = ly_arena_strndup(arena, b.data, b.len);
+	row->headers_len = b.len;
+	ly_buf_free(&b);
+	return row->payload && row->headers ? 0 : LY_ENOMEM;
 }
 
 /* The Kafka headers of a message, borrowed from it, in arena memory. */

@@ -121,6 +121,32 @@ topic_dump() {
 	kcat -C -b "$LY_TEST_KAFKA" -t "$1" -o beginning -e -q -f "$2"
 }
 
+# topic_dump_json TOPIC: every message on a topic as `kcat -J` lines (topic,
+# partition, offset, headers, key, payload), the format the contract
+# validator reads.
+topic_dump_json() {
+	kcat -C -b "$LY_TEST_KAFKA" -t "$1" -o beginning -e -q -J -X fetch.message.max.bytes=4194304
+}
+
+# check_contracts FILE...: every message of these kcat -J dumps of outbound
+# topics keeps its contract (tests/contracts/validate-messages.js: the
+# schemas/outbound JSON Schemas, key == customer, the CloudEvents SDK
+# parses it; the DLQ's headers). `make contracts-deps` installs the
+# validator. LY_CONTRACTS_ARGS: extra validator options (none by default:
+# every message must carry the structured-mode content-type header).
+LY_CONTRACTS_ARGS=${LY_CONTRACTS_ARGS:-}
+check_contracts() {
+	local dir=$LY_SOURCE_DIR/tests/contracts
+	[ -d "$dir/node_modules/ajv" ] && [ -d "$dir/node_modules/cloudevents" ] ||
+		fail "the contract validator is not installed: run make contracts-deps"
+	# shellcheck disable=SC2086
+	node "$dir/validate-messages.js" $LY_CONTRACTS_ARGS "$@" >"$CASE_DIR/contracts.out" || {
+		cat "$CASE_DIR/contracts.out" >&2
+		fail "a published message breaks its contract (schemas/outbound)"
+	}
+	log "contracts: $(tr '\n' ' ' <"$CASE_DIR/contracts.out")"
+}
+
 input_topics() {
 	echo "$LOYALTY_TOPICS_CUSTOMERS $LOYALTY_TOPICS_ORDERS $LOYALTY_TOPICS_REVIEWS $LOYALTY_TOPICS_SOCIAL $LOYALTY_TOPICS_REQUESTS"
 }
@@ -194,17 +220,20 @@ check_no_double_apply() {
 }
 
 # check_activity_published: every loyalty.points.changed the outbox holds
-# is on the activity topic (duplicates allowed, losses not).
+# is on the activity topic (duplicates allowed, losses not), and every
+# message there keeps its contract.
 check_activity_published() {
 	local missing
 	sql "SELECT message_id FROM outbox WHERE topic = '$LOYALTY_TOPICS_ACTIVITY'" |
 		LC_ALL=C sort -u >"$CASE_DIR/outbox-ids"
-	topic_dump "$LOYALTY_TOPICS_ACTIVITY" '%s\n' |
-		python3 -c 'import json,sys
+	topic_dump_json "$LOYALTY_TOPICS_ACTIVITY" >"$CASE_DIR/activity.jsonl" ||
+		fail "kcat $LOYALTY_TOPICS_ACTIVITY"
+	check_contracts "$CASE_DIR/activity.jsonl"
+	python3 -c 'import json,sys
 for line in sys.stdin:
-    e = json.loads(line)
+    e = json.loads(json.loads(line)["payload"])
     assert e["type"] == "loyalty.points.changed", e
-    print(e["id"])' | LC_ALL=C sort -u >"$CASE_DIR/topic-ids"
+    print(e["id"])' <"$CASE_DIR/activity.jsonl" | LC_ALL=C sort -u >"$CASE_DIR/topic-ids"
 	missing=$(LC_ALL=C comm -23 "$CASE_DIR/outbox-ids" "$CASE_DIR/topic-ids" | wc -l)
 	[ -s "$CASE_DIR/outbox-ids" ] || fail "the outbox holds no activity"
 	[ "$missing" = 0 ] || fail "$missing loyalty.points.changed ids missing from $LOYALTY_TOPICS_ACTIVITY"

@@ -2,7 +2,9 @@
 # 50 malformed messages (every rejection reason of SPEC section 4, in
 # structured and binary mode) mixed into good traffic: each lands in the
 # DLQ with its original key and value, the right dlq.error.code and the
-# source coordinates; every good event around them is applied.
+# source coordinates, and the headers keep the DLQ contract
+# (schemas/outbound/dlq-headers.json); every good event around them is
+# applied.
 source "$(dirname "$0")/lib.sh"
 setup_case poison
 
@@ -40,6 +42,7 @@ stop_worker
 # The DLQ: 50 messages, each with the reason expected for its key.
 kcat -C -b "$LY_TEST_KAFKA" -t "$LOYALTY_TOPICS_DLQ" -o beginning -e -q -J \
 	-X fetch.message.max.bytes=4194304 >"$CASE_DIR/dlq.jsonl" || fail "kcat dlq"
+check_contracts "$CASE_DIR/dlq.jsonl"
 python3 - "$CASE_DIR" "$LOYALTY_TOPICS_ORDERS" <<'PY' || fail "DLQ contents"
 import json, sys
 case, topic = sys.argv[1], sys.argv[2]
