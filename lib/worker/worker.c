@@ -376,28 +376,56 @@ static int load_limits(ly_worker_t *w, const decoded_t *d,
 				    errstr_size);
 }
 
-/* The metrics of a committed batch. */
+/* Adds n to a labelled counter once per run of equal labels, so a batch
+ * takes the metrics' lock per run rather than per message. */
+typedef struct run {
+	ly_metric_t m;
+	const char *label;
+	double n;
+} run_t;
+
+static void run_add(ly_worker_t *w, run_t *r, const char *label)
+{
+	if (r->label && strcmp(r->label, label) != 0) {
+		ly_metrics_add(w->metrics, r->m, r->label, NULL, r->n);
+		r->n = 0;
+	}
+	r->label = label;
+	r->n++;
+}
+
+static void run_flush(ly_worker_t *w, run_t *r)
+{
+	if (r->label)
+		ly_metrics_add(w->metrics, r->m, r->label, NULL, r->n);
+}
+
+/* The statistics and the metrics of a committed batch, in one walk. */
 static void count_batch(ly_worker_t *w, const decoded_t *d,
 			const ly_effects_t *effects, const unsigned char *failed)
 {
-	double credited = 0, debited = 0, codes = 0;
+	double credited = 0, debited = 0;
+	uint64_t applied = 0, duplicates = 0, evaluation_errors = 0, postings = 0,
+		 codes = 0;
+	run_t consumed = {LY_M_EVENTS_CONSUMED, NULL, 0};
+	run_t rejected = {LY_M_EVENTS_REJECTED, NULL, 0};
+	run_t types = {LY_M_EVENTS_APPLIED, NULL, 0};
 	for (size_t i = 0; i < w->batch.len; i++)
-		ly_metrics_add(w->metrics, LY_M_EVENTS_CONSUMED,
-			       rd_kafka_topic_name(w->batch.msgs[i]->rkt), NULL, 1);
+		run_add(w, &consumed, rd_kafka_topic_name(w->batch.msgs[i]->rkt));
 	for (size_t i = 0; i < d->dead_len; i++)
-		ly_metrics_add(w->metrics, LY_M_EVENTS_REJECTED, d->dead_reason[i], NULL, 1);
+		run_add(w, &rejected, d->dead_reason[i]);
 	for (size_t i = 0; i < d->events_len; i++) {
-		const ly_event_t *ev = d->events[i].ev;
 		if (d->events[i].duplicate) {
-			ly_metrics_add(w->metrics, LY_M_EVENTS_DUPLICATE, NULL, NULL, 1);
+			duplicates++;
 			continue;
 		}
 		if (failed[i]) {
-			ly_metrics_add(w->metrics, LY_M_EVENTS_REJECTED, "evaluation_error",
-				       NULL, 1);
+			evaluation_errors++;
+			run_add(w, &rejected, "evaluation_error");
 			continue;
 		}
-		ly_metrics_add(w->metrics, LY_M_EVENTS_APPLIED, ly_event_name(ev), NULL, 1);
+		applied++;
+		run_add(w, &types, ly_event_name(d->events[i].ev));
 		for (size_t k = 0; k < effects[i].postings_len; k++) {
 			const ly_posting_t *p = &effects[i].postings[k];
 			double delta = (double)p->delta_available + (double)p->delta_pending;
@@ -406,12 +434,23 @@ static void count_batch(ly_worker_t *w, const decoded_t *d,
 			else
 				debited -= delta;
 		}
-		codes += (double)effects[i].codes_len;
+		postings += effects[i].postings_len;
+		codes += effects[i].codes_len;
 	}
+	run_flush(w, &consumed);
+	run_flush(w, &rejected);
+	run_flush(w, &types);
+	ly_metrics_add(w->metrics, LY_M_EVENTS_DUPLICATE, NULL, NULL, (double)duplicates);
 	ly_metrics_add(w->metrics, LY_M_POINTS_CREDITED, NULL, NULL, credited);
 	ly_metrics_add(w->metrics, LY_M_POINTS_DEBITED, NULL, NULL, debited);
-	ly_metrics_add(w->metrics, LY_M_CODES_ISSUED, NULL, NULL, codes);
+	ly_metrics_add(w->metrics, LY_M_CODES_ISSUED, NULL, NULL, (double)codes);
 	ly_metrics_observe(w->metrics, LY_M_BATCH_SIZE, (double)w->batch.len);
+	w->stats.events_applied += applied;
+	w->stats.events_duplicate += duplicates;
+	w->stats.events_rejected += d->dead_len + evaluation_errors;
+	w->stats.postings += postings;
+	w->stats.codes += codes;
+	w->stats.batches++;
 }
 
 /*
@@ -485,10 +524,8 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 		return LY_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		ly_store_event_t *se = &d->events[i];
-		if (se->duplicate) {
-			w->stats.events_duplicate++;
+		if (se->duplicate)
 			continue;
-		}
 		ly_customer_state_t *st = ly_map_get(&bycustomer, se->ev->customer_id,
 						     strlen(se->ev->customer_id));
 		LY_ASSERT(st);
@@ -627,13 +664,6 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 	ly_consumer_commit_async(w->consumer, list);
 	rd_kafka_topic_partition_list_destroy(list);
 	count_batch(w, d, effects, failed);
-	for (size_t i = 0; i < n; i++)
-		w->stats.events_applied += !d->events[i].duplicate;
-	w->stats.events_rejected += d->dead_len + rejected_len;
-	w->stats.events_applied -= rejected_len;
-	w->stats.postings += np;
-	w->stats.codes += nc;
-	w->stats.batches++;
 	return 0;
 }
 
