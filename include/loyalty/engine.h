@@ -44,6 +44,50 @@ typedef struct ly_limit_count {
 } ly_limit_count_t;
 
 /*
+ * A lot: one credit, what remains of it, when it becomes available and
+ * when it expires (docs/lifecycle.md). Debits consume the released lots
+ * oldest first.
+ */
+typedef struct ly_lot {
+	int64_t lot_id; /* 0: made now, not stored yet */
+	const char *event_source, *event_id; /* the credit's event */
+	const char *rule_id;                 /* NULL: an adjustment */
+	int64_t points, remaining;
+	int64_t available_at_us;
+	int64_t expires_at_us; /* 0: never */
+	int released, reminded;
+	int changed; /* set by the engine when it changed a stored lot */
+} ly_lot_t;
+
+/* A named amount: a category's spend. */
+typedef struct ly_amount {
+	const char *name;
+	int64_t amount;
+} ly_amount_t;
+
+/* A paid order and its refunds: what each rule earned on it and has
+ * reversed (rules_len long each), and its spend per category. */
+typedef struct ly_order {
+	const char *order_id;
+	const char *event_source, *event_id; /* the order.paid */
+	int64_t paid_at_us, total, refunded;
+	const char **rule_ids;
+	int64_t *earned, *reversed;
+	size_t rules_len;
+	ly_amount_t *categories;
+	size_t categories_len;
+	int is_new;  /* paid by this batch */
+	int changed; /* refunded by this batch */
+} ly_order_t;
+
+/* A refund that came before its order. */
+typedef struct ly_held {
+	ly_event_t ev; /* order.refunded or order.cancelled */
+	int is_new;    /* held by this batch */
+	int applied;   /* its order came: applied, to be forgotten */
+} ly_held_t;
+
+/*
  * A customer's state as the engine sees it, updated in place by each
  * event. Zero is a new customer: no points, no orders, the lowest tier,
  * segment new, no consent.
@@ -79,6 +123,36 @@ typedef struct ly_customer_state {
 	size_t limits_len, limits_cap;
 	int changed;         /* set when the balances changed */
 	int profile_changed; /* set when the profile changed */
+	/* ---- the lifecycle (docs/lifecycle.md); the caller loads what the
+	 * events need, and the engine appends what they make, in the arena ---- */
+	int has_first_order;
+	int64_t first_order_us;
+	ly_amount_t *categories; /* net spend per category */
+	size_t categories_len, categories_cap;
+	const char *referred_by; /* NULL: none */
+	int referral_done;
+	int birthday_year;  /* the last year a birthday fired (or passed) */
+	int64_t tier_due_us; /* when the tier must be evaluated again; 0: never */
+	int64_t next_due_us; /* when the scheduler has work; 0: never */
+	/* Every lot with points remaining, and the new ones; lots_partial
+	 * when the caller loaded none (then only new ones are here, and the
+	 * customer's events must not debit). */
+	ly_lot_t *lots;
+	size_t lots_len, lots_cap;
+	int lots_partial;
+	/* The orders paid in the tier window of the events, the orders the
+	 * events name, and new ones; orders_partial when the window's orders
+	 * were not loaded (then window_spend is left as the caller set it). */
+	ly_order_t *orders;
+	size_t orders_len, orders_cap;
+	int orders_partial;
+	/* Refunds held for their orders: those of the orders the events pay,
+	 * and new ones. */
+	ly_held_t *held;
+	size_t held_len, held_cap;
+	/* request_ids of redemptions and adjustments already applied. */
+	const char **requests;
+	size_t requests_len, requests_cap;
 } ly_customer_state_t;
 
 /*
@@ -119,6 +193,9 @@ typedef struct ly_posting {
 	int64_t available_at_us; /* when the credit becomes available */
 	int64_t expires_at_us;   /* 0: never */
 	const char *reason;      /* arena: "floor(125000/100)*1*1.25" */
+	const char *kind; /* the ledger's event_type when not the event's:
+			   * "points.released", "points.expired"; else NULL */
+	const char *order_event_id; /* a reversal: the order's event */
 	int64_t available_after; /* the customer's balances after this line */
 	int64_t pending_after;
 } ly_posting_t;
@@ -168,6 +245,22 @@ typedef struct ly_effects {
 	 * engine after the event, in this order. */
 	ly_event_t *triggers;
 	size_t triggers_len;
+	/* Triggers for other customers (the referrer's referral.qualified):
+	 * the caller queues them. */
+	ly_event_t *remote;
+	size_t remote_len;
+	/* points.redeem / points.adjust: 1 when applied now, 0 when the
+	 * request_id was applied before (then nothing else happened) */
+	int request_applied;
+	const char *request_outcome; /* "completed", "rejected", "applied" */
+	/* points.redeem: the reward (NULL when unknown), and why not */
+	const ly_reward_t *reward;
+	const char *reject_reason; /* "insufficient_points", "unknown_reward" */
+	const ly_issued_code_t *reward_code;
+	/* a refund kept for its order: nothing else happened */
+	int held;
+	/* a refund: the order whose unused gift cards are voided */
+	const ly_order_t *voids;
 } ly_effects_t;
 
 /*
@@ -240,6 +333,26 @@ int ly_engine_explain(ly_rule_trace_t **traces, size_t *traces_len,
 		      ly_engine_shared_t *shared, ly_customer_state_t *state,
 		      const ly_event_t *ev, ly_arena_t *arena, char *errstr,
 		      size_t errstr_size);
+
+/*
+ * The scheduler's work for one customer (docs/lifecycle.md): does the
+ * earliest thing due at or before now_us (a lot released or expired, an
+ * expiry reminder, a birthday, a segment change, a tier evaluation), at
+ * its own due instant, into *ev (the trigger; for a release or expiry the
+ * credit's event, with the posting's kind saying which) and *out. Returns
+ * 0 (ev->id NULL when the work said nothing, as a tier kept), LY_ENOTFOUND
+ * when nothing is due by now_us (then state->next_due_us says when),
+ * LY_EINVAL (errstr) as ly_engine_apply, or LY_ENOMEM. state must hold
+ * its lots and the orders of the tier window (not partial).
+ */
+int ly_engine_tick(ly_effects_t *out, ly_event_t *ev, const ly_program_t *program,
+		   ly_engine_shared_t *shared, ly_customer_state_t *state,
+		   int64_t now_us, ly_arena_t *arena, char *errstr,
+		   size_t errstr_size);
+
+/* state->next_due_us: when the scheduler has work for the customer, as
+ * far as state shows (0: never). */
+void ly_engine_plan(const ly_program_t *program, ly_customer_state_t *state);
 
 /*
  * The code a rule issues for an event: HMAC-SHA256 under the shop's secret

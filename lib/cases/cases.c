@@ -209,6 +209,9 @@ static int load_customer(loader_t *ld, const yw_node_t *map,
 		if ((v = f[ints[i].key].value) &&
 		    (rc = get_i64(ld, v, ints[i].what, ints[i].out)))
 			return rc;
+	/* a window spend given without its orders: the engine keeps it as
+	 * given, adding the orders of the case */
+	cs->orders_partial = f[C_WINDOW].value != NULL;
 	if ((v = f[C_TIER].value)) {
 		const char *name;
 		size_t i;

@@ -21,7 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define US_PER_DAY ((int64_t)86400 * 1000000)
+#include "engine_int.h"
 
 /* ---- the expression environment ---- */
 
@@ -896,7 +896,42 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 	int profile = ev->type == LY_EV_ORDER_PAID ||
 		      ev->type == LY_EV_CUSTOMER_REGISTERED ||
 		      ev->type == LY_EV_CUSTOMER_UPDATED;
-	if (matching == 0 && !traces && !profile && ev->trigger == LY_TRIGGER_NONE)
+	const int refund = ev->type == LY_EV_ORDER_REFUNDED ||
+			   ev->type == LY_EV_ORDER_CANCELLED;
+	if ((ev->type == LY_EV_POINTS_REDEEM &&
+	     lc_request_seen(state, ev->u.redeem.request_id)) ||
+	    (ev->type == LY_EV_POINTS_ADJUST &&
+	     lc_request_seen(state, ev->u.adjust.request_id)))
+		return 0; /* applied before: request_applied stays 0 */
+	if (ev->type == LY_EV_ORDER_PAID &&
+	    lc_order_find(state, ev->u.order_paid.order_id)) {
+		snprintf(errstr, errstr_size, "order \"%s\" was paid before",
+			 ev->u.order_paid.order_id);
+		return LY_EINVAL;
+	}
+	if (refund && !lc_order_find(state, ev->u.refund.order_id)) {
+		/* before its order: kept until the order comes */
+		ly_held_t *h = NULL;
+		if (state->held_len == state->held_cap) {
+			size_t cap = state->held_cap ? state->held_cap * 2 : 4;
+			ly_held_t *n = ly_arena_alloc(arena, cap * sizeof(*n));
+			if (!n)
+				return LY_ENOMEM;
+			if (state->held_len)
+				memcpy(n, state->held, state->held_len * sizeof(*n));
+			state->held = n;
+			state->held_cap = cap;
+		}
+		h = &state->held[state->held_len++];
+		memset(h, 0, sizeof(*h));
+		h->ev = *ev;
+		h->is_new = 1;
+		out->held = 1;
+		return 0;
+	}
+	const size_t builtin = lc_builtin_max(state, ev);
+	if (matching == 0 && !traces && !profile && !builtin && !refund &&
+	    ev->type != LY_EV_POINTS_REDEEM && ev->trigger == LY_TRIGGER_NONE)
 		return 0;
 
 	ly_posting_t *postings = NULL;
@@ -906,9 +941,9 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 	size_t *fired = NULL;
 	int64_t *credited = NULL;
 	char (*periods)[LY_PERIOD_KEY_MAX] = NULL;
-	if (matching &&
-	    (!(postings = ly_arena_alloc(arena, matching * sizeof(*postings))) ||
-	     !(codes = ly_arena_alloc(arena, matching * sizeof(*codes))) ||
+	if ((matching || builtin) &&
+	    (!(postings = ly_arena_alloc(arena, (matching + builtin) * sizeof(*postings))) ||
+	     !(codes = ly_arena_alloc(arena, (matching + 1) * sizeof(*codes))) ||
 	     !(offers = ly_arena_alloc(arena, matching * sizeof(*offers))) ||
 	     !(fired = ly_arena_alloc(arena, matching * sizeof(*fired))) ||
 	     !(credited = ly_arena_alloc(arena, matching * sizeof(*credited))) ||
@@ -918,6 +953,8 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 	/* the customer the rules see; state itself changes only at the end */
 	ly_customer_state_t cur = *state;
 	take_change(program, &cur, ev);
+	if (!cur.orders_partial)
+		cur.window_spend = lc_window_spend(program, &cur, ev->time_us);
 	env_ctx_t ctx = {program, ev, &cur};
 	const ly_expr_env_t env = {&ctx, env_get, env_list_len, env_list_item};
 	int64_t available = cur.available;
@@ -1043,9 +1080,19 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 		return LY_EINVAL;
 	}
 
-	/* Every rule ran: the event's effects on the customer. */
+	/* Every rule ran: what the event does besides. */
+	int reward_code = 0;
+	if (builtin || ev->type == LY_EV_POINTS_REDEEM) {
+		int rc = lc_builtin(out, postings, &n, codes ? &codes[ncodes] : NULL,
+				    &reward_code, program, shared, &cur, ev, &available,
+				    &pending, arena, errstr, errstr_size);
+		if (rc)
+			return rc;
+		ncodes += reward_code;
+	}
 	if (profile) {
-		if (!(out->triggers = ly_arena_alloc(arena, 2 * sizeof(*out->triggers))))
+		size_t cap = 2 + lc_followups_max(&cur, ev);
+		if (!(out->triggers = ly_arena_alloc(arena, cap * sizeof(*out->triggers))))
 			return LY_ENOMEM;
 		int rc = update_profile(out, program, &cur, ev, arena);
 		if (rc == LY_EINVAL)
@@ -1068,6 +1115,18 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 	cur.pending = pending;
 	if (n)
 		cur.changed = 1;
+	int rc = lc_commit(out, program, &cur, ev, postings, n, arena);
+	if (!rc && profile)
+		rc = lc_profile(out, program, &cur, ev, arena);
+	if (rc)
+		return rc;
+	/* the scheduler's next work, as far as this event shows it */
+	int64_t due = cur.next_due_us;
+	ly_engine_plan(program, &cur);
+	if (due && (!cur.next_due_us || due < cur.next_due_us))
+		cur.next_due_us = due;
+	if (cur.next_due_us != state->next_due_us)
+		cur.profile_changed = 1;
 	*state = cur;
 	out->postings = postings;
 	out->postings_len = n;
@@ -1076,6 +1135,15 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 	out->offers = offers;
 	out->offers_len = noffers;
 	return 0;
+}
+
+int ly_engine_run_rules(ly_effects_t *out, const ly_program_t *program,
+			ly_engine_shared_t *shared, ly_customer_state_t *state,
+			const ly_event_t *ev, ly_arena_t *arena, char *errstr,
+			size_t errstr_size)
+{
+	return run(out, NULL, NULL, program, shared, state, ev, arena, errstr,
+		   errstr_size);
 }
 
 int ly_engine_apply(ly_effects_t *out, const ly_program_t *program,

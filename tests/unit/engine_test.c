@@ -73,6 +73,16 @@ static ly_program_t *load(fixture_t *f, const char *yaml)
 	return f->program;
 }
 
+/* Each order a new order id: "o-1", "o-2", ... (a ring of 4096). */
+static const char *next_order_id(void)
+{
+	static char ids[4096][16];
+	static unsigned n;
+	char *id = ids[n % 4096];
+	snprintf(id, sizeof(ids[0]), "o-%u", ++n);
+	return id;
+}
+
 static ly_event_t order_paid(int64_t total)
 {
 	ly_event_t ev = {
@@ -82,7 +92,7 @@ static ly_event_t order_paid(int64_t total)
 		.time_us = EVENT_TIME_US,
 		.customer_id = "c-1",
 	};
-	ev.u.order_paid.order_id = "o-1";
+	ev.u.order_paid.order_id = next_order_id();
 	ev.u.order_paid.total = total;
 	ev.u.order_paid.currency = "TRY";
 	return ev;
@@ -104,12 +114,30 @@ static ly_event_t review_submitted(void)
 	return ev;
 }
 
+/* An order.paid applied again is a new order: a new id when cs has paid
+ * this one, so a test may apply one event struct several times. */
+static const ly_event_t *fresh_order(const ly_customer_state_t *cs,
+				     const ly_event_t *ev, ly_event_t *copy)
+{
+	if (ev->type != LY_EV_ORDER_PAID)
+		return ev;
+	for (size_t i = 0; i < cs->orders_len; i++)
+		if (strcmp(cs->orders[i].order_id, ev->u.order_paid.order_id) == 0) {
+			*copy = *ev;
+			copy->u.order_paid.order_id = next_order_id();
+			return copy;
+		}
+	return ev;
+}
+
 /* Runs the engine and expects success. */
 static ly_effects_t apply_ok(fixture_t *f, ly_customer_state_t *cs,
 			     const ly_event_t *ev)
 {
 	ly_effects_t out = {(ly_posting_t *)(uintptr_t)1, 99};
 	char err[256] = "";
+	ly_event_t copy;
+	ev = fresh_order(cs, ev, &copy);
 	int rc = ly_engine_apply(&out, f->program, &f->shared, cs, ev, f->arena, err,
 				 sizeof(err));
 	if (rc != 0)
@@ -562,6 +590,11 @@ static void test_if_fields_of_each_type(void **state)
 	out = apply_ok(f, &cs, &ev);
 	assert_int_equal(out.postings_len, 0);
 
+	ev.type = LY_EV_ORDER_PAID; /* no rule on it; the refunds need it */
+	ev.u.order_paid = (ly_order_paid_t){.order_id = "o-1", .total = 1000,
+					     .currency = "TRY"};
+	out = apply_ok(f, &cs, &ev);
+	assert_int_equal(out.postings_len, 0);
 	ev.type = LY_EV_ORDER_REFUNDED;
 	ev.u.refund = (ly_order_refund_t){.order_id = "o-1", .has_amount = 1,
 					  .amount = 499};
@@ -601,10 +634,12 @@ static void test_if_fields_of_each_type(void **state)
 	ev.type = LY_EV_POINTS_ADJUST;
 	ev.u.adjust = (ly_adjust_t){"req-2", -5, "fix"};
 	out = apply_ok(f, &cs, &ev);
-	assert_int_equal(out.postings_len, 1);
+	assert_int_equal(out.postings_len, 2); /* the rule, then the adjustment */
 	assert_string_equal(out.postings[0].rule_id, "ad");
+	assert_null(out.postings[1].rule_id);
+	assert_int_equal(out.postings[1].delta_available, -5);
 
-	assert_int_equal(cs.available, 1 + 4 + 8 + 32 + 32 + 16 + 64 + 128);
+	assert_int_equal(cs.available, 1 + 4 + 8 + 32 + 32 + 16 + 64 + 128 - 5);
 }
 
 /* SPEC section 5's summer-outdoor rule, without its budget. */
@@ -958,6 +993,7 @@ static void run_sequence(fixture_t *f, ly_arena_t *arena, char *log,
 	evs[3] = order_paid(12345);
 	evs[4] = survey_completed(-1);
 	evs[5] = evs[0];
+	evs[5].u.order_paid.order_id = "o-again";
 	evs[5].time_us = EVENT_TIME_US - 200 * DAY_US; /* before summer */
 	size_t used = 0;
 	log[0] = '\0';
@@ -1510,7 +1546,8 @@ static void test_tier_upgrade_trigger(void **state)
 		     "  - {id: base, on: order.paid, earn: {per: 100, points: 1, of: order.total, tier_multiplier: true, pending: false}}\n"
 		     "  - {id: up, on: tier.changed, if: tier.to == \"gold\" and customer.tier == \"gold\", earn: {points: 500}}\n"
 		     "  - {id: hello, on: customer.segment_changed, if: segment.from == \"new\" and customer.segment == \"active\", earn: {points: 7}}\n");
-	ly_customer_state_t cs = {.customer_id = "c-1", .window_spend = 1900000};
+	ly_customer_state_t cs = {.customer_id = "c-1", .window_spend = 1900000,
+				  .orders_partial = 1};
 	ly_event_t ev = order_paid(200000);
 	ly_effects_t out = apply_ok(f, &cs, &ev);
 	/* this order still earns at bronze */
@@ -1629,6 +1666,7 @@ static void test_customer_fields(void **state)
 		.window_spend = 600000, .tier = 1, .segment = LY_SEGMENT_AT_RISK,
 		.has_last_order = 1, .clv = 6000, .top_category = "outdoor",
 		.consent_email = 1, .birth_month = 2, .birth_day = 29,
+		.orders_partial = 1, /* the window spend is the one above */
 	};
 	/* 1 June 23:30 local to 1 August 00:30 local: 61 calendar days */
 	cs.last_order_us = at("2026-06-01T23:30:00+03:00");
@@ -1724,8 +1762,50 @@ static void effects_text(ly_buf_t *b, const ly_event_t *ev, const ly_effects_t *
 #define DET_CUSTOMERS 5
 #define DET_EVENTS 240
 
+/* Copies n elements of size sz into arena (what storage would keep). */
+static void *keep_copy(ly_arena_t *arena, const void *items, size_t n, size_t sz)
+{
+	if (n == 0)
+		return NULL;
+	void *c = ly_arena_alloc(arena, n * sz);
+	assert_non_null(c);
+	memcpy(c, items, n * sz);
+	return c;
+}
+
+/* Moves the customer's lots, orders and spend into the storage arena, as
+ * the worker's next batch would load them from PostgreSQL. */
+static void keep_lifecycle(ly_customer_state_t *cs, ly_arena_t *storage)
+{
+	cs->lots = keep_copy(storage, cs->lots, cs->lots_len, sizeof(*cs->lots));
+	cs->lots_cap = cs->lots_len;
+	for (size_t i = 0; i < cs->lots_len; i++)
+		cs->lots[i].changed = 0;
+	cs->categories = keep_copy(storage, cs->categories, cs->categories_len,
+				   sizeof(*cs->categories));
+	cs->categories_cap = cs->categories_len;
+	cs->orders = keep_copy(storage, cs->orders, cs->orders_len, sizeof(*cs->orders));
+	cs->orders_cap = cs->orders_len;
+	for (size_t i = 0; i < cs->orders_len; i++) {
+		ly_order_t *o = &cs->orders[i];
+		o->rule_ids = keep_copy(storage, o->rule_ids, o->rules_len, sizeof(*o->rule_ids));
+		o->earned = keep_copy(storage, o->earned, o->rules_len, sizeof(*o->earned));
+		o->reversed = keep_copy(storage, o->reversed, o->rules_len, sizeof(*o->reversed));
+		o->categories = keep_copy(storage, o->categories, o->categories_len,
+					  sizeof(*o->categories));
+		o->is_new = o->changed = 0;
+	}
+	for (size_t i = 0; i < cs->categories_len; i++)
+		if (cs->top_category && strcmp(cs->categories[i].name, cs->top_category) == 0)
+			cs->top_category = cs->categories[i].name;
+	assert_int_equal(cs->held_len, 0);
+	assert_int_equal(cs->requests_len, 0);
+}
+
 static void run_split(fixture_t *f, const ly_event_t *evs, size_t batch, ly_buf_t *out)
 {
+	ly_arena_t *storage = ly_arena_new(4096);
+	assert_non_null(storage);
 	static ly_limit_count_t kept[DET_CUSTOMERS][64];
 	ly_customer_state_t cs[DET_CUSTOMERS];
 	memset(cs, 0, sizeof(cs));
@@ -1762,13 +1842,16 @@ static void run_split(fixture_t *f, const ly_event_t *evs, size_t batch, ly_buf_
 			for (size_t k = 0; k < cs[c].limits_len; k++)
 				kept[c][k].changed = 0;
 			cs[c].changed = cs[c].profile_changed = 0;
+			keep_lifecycle(&cs[c], storage);
 		}
 		ly_arena_reset(f->arena);
 	}
 	for (size_t c = 0; c < DET_CUSTOMERS; c++)
-		ly_buf_printf(out, "%s %lld %lld %lld %zu\n", cs[c].customer_id,
+		ly_buf_printf(out, "%s %lld %lld %lld %zu %zu %lld\n", cs[c].customer_id,
 			      (long long)cs[c].available, (long long)cs[c].pending,
-			      (long long)cs[c].order_count, cs[c].tier);
+			      (long long)cs[c].order_count, cs[c].tier, cs[c].lots_len,
+			      (long long)cs[c].next_due_us);
+	ly_arena_destroy(storage);
 }
 
 static void test_batch_split_determinism(void **state)
