@@ -22,6 +22,19 @@ void ctl_usage(FILE *f)
 		"  verify                     check that balances equal the ledger and lots\n"
 		"  balance CUSTOMER [--json]  a customer's points\n"
 		"  history CUSTOMER [--json]  a customer's ledger and codes, oldest first\n"
+		"  liability [--as-of DATE] [--json]\n"
+		"                             outstanding available and pending points and\n"
+		"                             the customers holding them, from the ledger\n"
+		"                             lines before the end of DATE (YYYY-MM-DD, the\n"
+		"                             program's time zone); default: now, every line\n"
+		"  erase CUSTOMER             KVKK/GDPR: remove a customer's first name and\n"
+		"                             birth date, keep the ledger, lots, orders, codes\n"
+		"  adjust CUSTOMER POINTS --reason TEXT [--request-id ID] [--brokers LIST]\n"
+		"                             publish a points.adjust request (POINTS may be\n"
+		"                             negative) to the requests topic; prints its id\n"
+		"  tick [--now TIME]          run the scheduler (releases, expiry, reminders,\n"
+		"                             birthdays, segments, tiers, referrals) at TIME\n"
+		"                             (RFC 3339; default: now) until nothing is due\n"
 		"  check PROGRAM              validate a program file and summarise it\n"
 		"  explain PROGRAM EVENT.json [--customer-state FILE | --customer ID]\n"
 		"          [--available N] [--pending N]\n"
@@ -85,6 +98,8 @@ static const struct {
 	{"check", ctl_check},       {"produce", ctl_produce},
 	{"topics", ctl_topics},     {"config-doc", ctl_config_doc},
 	{"explain", ctl_explain},   {"test", ctl_test},
+	{"liability", ctl_liability}, {"erase", ctl_erase},
+	{"adjust", ctl_adjust},     {"tick", ctl_tick},
 };
 
 int main(int argc, char **argv)

@@ -2,8 +2,10 @@
  * produce.c: sample traffic. `produce` writes N realistic events (orders
  * with 2-5 items, refunds and cancellations of earlier orders, reviews,
  * social interactions), keyed by customer, the same for the same --seed;
- * `topics` creates the configured topics.
+ * `topics` creates the configured topics. The producer the subcommands
+ * that publish share (ctl_producer_*, ctl.h) is here too.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -140,14 +142,118 @@ static void make_sample(sample_t *out, const ly_config_t *cfg, uint64_t seed,
 		      actions[rand_range(rng, 0, LY_ARRAY_LEN(actions) - 1)]);
 }
 
-static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
+int ctl_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
 	char *end;
+	/* strtoll would also take leading blanks */
+	if (!(*s == '-' || *s == '+' || (*s >= '0' && *s <= '9')))
+		return -1;
+	errno = 0;
 	long long v = strtoll(s, &end, 10);
-	if (!*s || *end || v < lo || v > hi)
+	if (*end || errno == ERANGE || v < lo || v > hi)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* ---- the producer the subcommands that publish share ---- */
+
+/* Counts each message's fate; the message's opaque is its producer. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	(void)opaque;
+	ctl_producer_t *p = m->_private;
+	if (!p)
+		return;
+	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		p->delivered++;
+	} else if (p->failed++ == 0) {
+		snprintf(p->error, sizeof(p->error), "%s", rd_kafka_err2str(m->err));
+	}
+}
+
+int ctl_producer_open(ctl_t *ctl, ctl_producer_t *p, const char *brokers)
+{
+	char errstr[1024];
+	memset(p, 0, sizeof(*p));
+	if (ctl_config(ctl))
+		return 1;
+	p->rk = ly_kafka_producer_new(&ctl->cfg, brokers ? brokers : ctl->cfg.kafka_brokers,
+				      on_delivery, errstr, sizeof(errstr));
+	if (!p->rk) {
+		fprintf(stderr, "loyaltyctl: %s\n", errstr);
+		return 1;
+	}
+	return 0;
+}
+
+int ctl_producer_send(ctl_producer_t *p, const char *what, const char *topic,
+		      const char *key, const void *value, size_t value_len,
+		      const ly_header_t *headers, size_t headers_len)
+{
+	rd_kafka_vu_t vu[5 + CTL_PRODUCER_HEADERS_MAX];
+	size_t n = 0;
+	LY_ASSERT(p->rk && headers_len <= CTL_PRODUCER_HEADERS_MAX);
+	vu[n].vtype = RD_KAFKA_VTYPE_TOPIC;
+	vu[n++].u.cstr = topic;
+	vu[n].vtype = RD_KAFKA_VTYPE_KEY;
+	vu[n].u.mem.ptr = (void *)key;
+	vu[n++].u.mem.size = strlen(key);
+	vu[n].vtype = RD_KAFKA_VTYPE_VALUE;
+	vu[n].u.mem.ptr = (void *)value;
+	vu[n++].u.mem.size = value_len;
+	vu[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+	vu[n++].u.i = RD_KAFKA_MSG_F_COPY;
+	vu[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
+	vu[n++].u.ptr = p;
+	for (size_t i = 0; i < headers_len; i++) {
+		vu[n].vtype = RD_KAFKA_VTYPE_HEADER;
+		vu[n].u.header.name = headers[i].key;
+		vu[n].u.header.val = headers[i].value;
+		vu[n++].u.header.size = (ssize_t)headers[i].value_len;
+	}
+	for (;;) {
+		rd_kafka_error_t *error = rd_kafka_produceva(p->rk, vu, n);
+		if (!error)
+			break;
+		rd_kafka_resp_err_t e = rd_kafka_error_code(error);
+		if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+			rd_kafka_error_destroy(error);
+			rd_kafka_poll(p->rk, 100);
+			continue;
+		}
+		fprintf(stderr, "loyaltyctl: %s: %s\n", what, rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+		return 1;
+	}
+	p->queued++;
+	rd_kafka_poll(p->rk, 0);
+	return 0;
+}
+
+int ctl_producer_close(ctl_producer_t *p, const char *what)
+{
+	if (!p->rk)
+		return 0;
+	int status = 0;
+	rd_kafka_flush(p->rk, CTL_PRODUCER_FLUSH_MS);
+	int64_t unsure = p->queued - p->delivered - p->failed;
+	if (p->failed) {
+		fprintf(stderr, "loyaltyctl: %s: %lld of %lld messages refused: %s\n", what,
+			(long long)p->failed, (long long)p->queued, p->error);
+		status = 1;
+	}
+	if (unsure > 0) {
+		fprintf(stderr, "loyaltyctl: %s: %lld of %lld messages not acknowledged "
+				"within %d s\n",
+			what, (long long)unsure, (long long)p->queued,
+			CTL_PRODUCER_FLUSH_MS / 1000);
+		status = 1;
+	}
+	rd_kafka_destroy(p->rk);
+	p->rk = NULL;
+	return status;
 }
 
 int ctl_produce(ctl_t *ctl, int argc, char **argv)
@@ -168,15 +274,15 @@ int ctl_produce(ctl_t *ctl, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if (parse_i64(optarg, 0, 1000000000, &count))
+			if (ctl_parse_i64(optarg, 0, 1000000000, &count))
 				return ctl_usage_error("produce: --count must be 0..1000000000");
 			break;
 		case 's':
-			if (parse_i64(optarg, 0, INT64_MAX, &seed))
+			if (ctl_parse_i64(optarg, 0, INT64_MAX, &seed))
 				return ctl_usage_error("produce: --seed must be a non-negative integer");
 			break;
 		case 'c':
-			if (parse_i64(optarg, 1, 10000000, &customers))
+			if (ctl_parse_i64(optarg, 1, 10000000, &customers))
 				return ctl_usage_error("produce: --customers must be 1..10000000");
 			break;
 		case 'b':
@@ -193,21 +299,13 @@ int ctl_produce(ctl_t *ctl, int argc, char **argv)
 		return ctl_usage_error("produce: unexpected argument \"%s\"", argv[optind]);
 	if (ctl_config(ctl))
 		return 1;
-	char errstr[1024];
-	rd_kafka_t *rk = NULL;
-	if (!to_stdout) {
-		rk = ly_kafka_producer_new(&ctl->cfg, brokers ? brokers : ctl->cfg.kafka_brokers,
-					   NULL, errstr, sizeof(errstr));
-		if (!rk) {
-			fprintf(stderr, "loyaltyctl: %s\n", errstr);
-			return 1;
-		}
-	}
+	ctl_producer_t producer = {0};
+	if (!to_stdout && ctl_producer_open(ctl, &producer, brokers))
+		return 1;
 	last_order_t *orders = malloc((size_t)customers * sizeof(*orders));
 	if (!orders) {
 		fprintf(stderr, "loyaltyctl: out of memory\n");
-		if (rk)
-			rd_kafka_destroy(rk);
+		ctl_producer_close(&producer, "produce");
 		return 1;
 	}
 	for (int64_t k = 0; k < customers; k++)
@@ -221,34 +319,14 @@ int ctl_produce(ctl_t *ctl, int argc, char **argv)
 			printf("%s\t%s\t%s\n", s.topic, s.key, s.value.data);
 			continue;
 		}
-		for (;;) {
-			rd_kafka_resp_err_t e = rd_kafka_producev(
-				rk, RD_KAFKA_V_TOPIC(s.topic), RD_KAFKA_V_KEY(s.key, strlen(s.key)),
-				RD_KAFKA_V_VALUE(s.value.data, s.value.len),
-				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-			if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-				rd_kafka_poll(rk, 100);
-				continue;
-			}
-			if (e) {
-				fprintf(stderr, "loyaltyctl: produce: %s\n", rd_kafka_err2str(e));
-				status = 1;
-			}
-			break;
-		}
-		if (status)
-			break;
-		rd_kafka_poll(rk, 0);
-	}
-	if (rk) {
-		if (rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-		    rd_kafka_outq_len(rk) > 0) {
-			fprintf(stderr, "loyaltyctl: produce: %d events not acknowledged\n",
-				rd_kafka_outq_len(rk));
+		if (ctl_producer_send(&producer, "produce", s.topic, s.key, s.value.data,
+				      s.value.len, NULL, 0)) {
 			status = 1;
+			break;
 		}
-		rd_kafka_destroy(rk);
 	}
+	if (ctl_producer_close(&producer, "produce"))
+		status = 1;
 	if (!status && !to_stdout)
 		fprintf(stderr, "produce: %lld events written\n", (long long)count);
 	ly_buf_free(&s.value);
@@ -271,11 +349,11 @@ int ctl_topics(ctl_t *ctl, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (parse_i64(optarg, 1, 10000, &partitions))
+			if (ctl_parse_i64(optarg, 1, 10000, &partitions))
 				return ctl_usage_error("topics: --partitions must be 1..10000");
 			break;
 		case 'r':
-			if (parse_i64(optarg, 1, 100, &replication))
+			if (ctl_parse_i64(optarg, 1, 100, &replication))
 				return ctl_usage_error("topics: --replication must be 1..100");
 			break;
 		case 'b':

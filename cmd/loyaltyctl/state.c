@@ -46,7 +46,7 @@ int ctl_verify(ctl_t *ctl, int argc, char **argv)
 	int status = 0;
 	if (rc == LY_ECONFLICT) {
 		fputs(out.data, stdout);
-		printf("verify: FAILED: balances differ from the ledger\n");
+		printf("verify: FAILED: balances differ from the ledger or the lots\n");
 		status = 1;
 	} else if (rc) {
 		fprintf(stderr, "loyaltyctl: %s\n", errstr);

@@ -46,6 +46,9 @@ typedef struct ly_config {
 	/* http */
 	char *http_listen;
 	int64_t http_stall_timeout_ms;
+	int64_t scheduler_interval_ms;
+	int64_t scheduler_batch_customers;
+	int64_t refunds_hold_days;
 	/* log */
 	char *log_level;
 	/* codes: the key of the codes rules issue; "" refuses programs that

@@ -196,6 +196,98 @@ int ly_store_commit(ly_store_t *store, char *errstr, size_t errstr_size);
 /* Never fails; a broken connection is reset on the next begin. */
 void ly_store_rollback(ly_store_t *store);
 
+/* ---- the lifecycle (docs/lifecycle.md) ---- */
+
+/* After ly_store_lock_customers: each state's profile (customers row). */
+int ly_store_load_profiles(ly_store_t *store, const ly_program_t *program,
+			   ly_customer_state_t *states, size_t states_len,
+			   ly_arena_t *arena, char *errstr, size_t errstr_size);
+
+/* A customer and a key: an order id, a request id, or a time. */
+typedef struct ly_store_key {
+	ly_customer_state_t *state; /* borrowed */
+	const char *key;
+	int64_t t_us;
+} ly_store_key_t;
+
+/* What the batch's events need of the customers' lifecycle. */
+typedef struct ly_store_needs {
+	ly_customer_state_t **lots; /* every open lot (lots_partial cleared) */
+	size_t lots_len;
+	ly_store_key_t *window; /* the orders paid after t_us (orders_partial cleared) */
+	size_t window_len;
+	ly_store_key_t *orders; /* the order with id key */
+	size_t orders_len;
+	ly_store_key_t *held; /* the refunds held for order id key */
+	size_t held_len;
+	ly_store_key_t *requests; /* request id key, if applied before */
+	size_t requests_len;
+} ly_store_needs_t;
+
+/* Loads what needs names into the states (locked, with their profiles). */
+int ly_store_load_lifecycle(ly_store_t *store, ly_customer_state_t *states,
+			    size_t states_len, const ly_store_needs_t *needs,
+			    ly_arena_t *arena, char *errstr, size_t errstr_size);
+/* Writes the profiles marked changed, the lots made or changed, the orders
+ * paid or refunded, and forgets the held refunds applied. */
+int ly_store_write_lifecycle(ly_store_t *store, const ly_program_t *program,
+			     const ly_customer_state_t *states, size_t states_len,
+			     ly_arena_t *arena, char *errstr, size_t errstr_size);
+
+/* A refund held for its order, with the message it came in. */
+typedef struct ly_store_held_row {
+	const ly_event_t *ev; /* NULL in rows read back */
+	const char *customer_id, *order_id; /* rows read back */
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	const void *key, *payload, *headers;
+	size_t key_len, payload_len, headers_len;
+} ly_store_held_row_t;
+int ly_store_write_held(ly_store_t *store, const ly_store_held_row_t *rows,
+			size_t rows_len, char *errstr, size_t errstr_size);
+/* Deletes up to limit refunds held since before before_us and returns
+ * them (for the DLQ), skipping rows another transaction holds. */
+int ly_store_expire_held(ly_store_t *store, int64_t before_us, size_t limit,
+			 ly_store_held_row_t **rows, size_t *rows_len,
+			 ly_arena_t *arena, char *errstr, size_t errstr_size);
+
+/* A redemption or adjustment applied, with its outcome. */
+typedef struct ly_store_request_row {
+	const ly_event_t *ev;
+	const char *outcome;
+} ly_store_request_row_t;
+int ly_store_write_requests(ly_store_t *store, const ly_store_request_row_t *rows,
+			    size_t rows_len, char *errstr, size_t errstr_size);
+
+/* In batch order: a coupon code an order carried (code set), or the void
+ * of the unused gift cards of an order's event (order_event_id set); ev is
+ * the order.paid or the refund. After ly_store_write_codes. */
+typedef struct ly_store_code_op {
+	const ly_event_t *ev;
+	const char *code;
+	const char *order_event_id;
+} ly_store_code_op_t;
+int ly_store_code_ops(ly_store_t *store, const ly_store_code_op_t *ops,
+		      size_t ops_len, char *errstr, size_t errstr_size);
+
+/* Queues triggers for other customers (a referral), once per id. */
+int ly_store_queue_triggers(ly_store_t *store, const ly_event_t *const *evs,
+			    size_t evs_len, char *errstr, size_t errstr_size);
+
+/* In an open transaction: locks up to limit customers with work due at
+ * now_us (FOR UPDATE SKIP LOCKED), in customer_id order. */
+int ly_store_due_customers(ly_store_t *store, int64_t now_us, size_t limit,
+			   const char ***ids, size_t *ids_len, ly_arena_t *arena,
+			   char *errstr, size_t errstr_size);
+/* The queued triggers of these customers due by now_us, in time order. */
+int ly_store_load_queued(ly_store_t *store, const char *const *ids,
+			 size_t ids_len, int64_t now_us, ly_event_t **evs,
+			 size_t *evs_len, ly_arena_t *arena, char *errstr,
+			 size_t errstr_size);
+int ly_store_mark_queued(ly_store_t *store, const ly_event_t *evs,
+			 size_t evs_len, char *errstr, size_t errstr_size);
+
 /* ---- the outbox queue ---- */
 
 typedef struct ly_outbox_msg {
@@ -241,10 +333,48 @@ int ly_store_print_balance(ly_store_t *store, const char *customer_id,
 int ly_store_print_history(ly_store_t *store, const char *customer_id,
 			   int json, ly_buf_t *out, char *errstr,
 			   size_t errstr_size);
-/* Compares balances with the ledger's and the lots' sums. Returns 0 when
- * equal, LY_ECONFLICT with one line per difference in out, or LY_EIO. */
+/* Checks every customer's invariant (docs/lifecycle.md, "Lots"): balances
+ * equal the ledger's sums, pending equals the unreleased lots' remaining,
+ * available equals the released lots' remaining (while it is negative: no
+ * released lot has any left), and every lot's remaining is within 0 and
+ * its points. Returns 0 when all hold, LY_ECONFLICT with one line per
+ * difference in out (at most LY_STORE_VERIFY_LINES_MAX of each kind, then
+ * a line saying so), or LY_EIO/LY_ERETRY. */
+#define LY_STORE_VERIFY_LINES_MAX 1000
 int ly_store_verify(ly_store_t *store, ly_buf_t *out, char *errstr,
 		    size_t errstr_size);
+
+/* Outstanding points (lib/store/report.c): the sums of the ledger lines
+ * before an instant, over every customer. */
+typedef struct ly_liability {
+	int64_t available; /* net: a negative balance counts against it */
+	int64_t pending;
+	int64_t customers; /* holding a non-zero available or pending */
+} ly_liability_t;
+/* Sums the ledger lines with an event time before before_us (INT64_MAX:
+ * every line) into *out. 0, LY_EINVAL when a sum overflows int64, or
+ * LY_EIO/LY_ERETRY. */
+int ly_store_liability(ly_store_t *store, int64_t before_us,
+		       ly_liability_t *out, char *errstr, size_t errstr_size);
+
+/* What ly_store_erase did. */
+typedef struct ly_erasure {
+	int removed_first_name; /* 1: the profile held one until now */
+	int removed_birth_date;
+	int already_erased;     /* erased before; erased_at_us is that time */
+	int64_t erased_at_us;
+	/* kept under the customer id */
+	int64_t ledger_lines, lots, orders, codes;
+} ly_erasure_t;
+/*
+ * KVKK/GDPR erasure of one customer, in one transaction with the
+ * customer's row locked: first_name and birth_date become NULL and
+ * erased_at is set (kept from the first erasure), while the ledger, lots,
+ * orders and codes stay. Idempotent. Returns 0 and *out, LY_ENOTFOUND for
+ * a customer without a profile (no row is created), or LY_EIO/LY_ERETRY.
+ */
+int ly_store_erase(ly_store_t *store, const char *customer_id,
+		   ly_erasure_t *out, char *errstr, size_t errstr_size);
 
 /*
  * Reads one customer as the engine would see it for ev, without locking or

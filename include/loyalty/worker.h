@@ -82,4 +82,27 @@ int ly_worker_check_program(const ly_program_t *program, char *errstr,
 /* Leaves the group and frees. Accepts NULL. */
 void ly_worker_destroy(ly_worker_t *worker);
 
+/* What a scheduler pass did. */
+typedef struct ly_scheduler_stats {
+	uint64_t customers;     /* with work done */
+	uint64_t released;      /* lots released */
+	uint64_t expired;       /* lots expired */
+	uint64_t triggers;      /* birthdays, reminders, segment and tier
+				 * changes, referrals */
+	uint64_t postings;
+	uint64_t dead_lettered; /* held refunds whose order never came */
+	uint64_t errors;        /* triggers whose rules failed */
+} ly_scheduler_stats_t;
+
+/*
+ * One pass of the scheduler at now_us (docs/lifecycle.md): transactions of
+ * up to scheduler.batch_customers customers with work due, until none is
+ * left that another replica does not hold. Returns 0 or the store's code
+ * (LY_ERETRY: PostgreSQL is away; the next pass picks up).
+ */
+struct ly_store;
+int ly_scheduler_pass(struct ly_store *store, const ly_config_t *cfg,
+		      const ly_program_t *program, int64_t now_us,
+		      ly_scheduler_stats_t *stats, char *errstr, size_t errstr_size);
+
 #endif

@@ -174,6 +174,18 @@ static const setting_t settings[] = {
 	    "`host:port` (`0.0.0.0:9464`, `[::]:9464`, `127.0.0.1:9464`) where "
 	    "loyaltyd serves `/metrics` (Prometheus), `/healthz` and `/readyz` "
 	    "(docs/operations.md). Empty: no HTTP."),
+	INT("scheduler.interval_ms", scheduler_interval_ms, 60000, 0, 86400000, "ms", 0,
+	    "How often `loyaltyd` runs a pass of the scheduler (pending points "
+	    "released, lots expired, reminders, birthdays, segment changes, tier "
+	    "downgrades, referrals; docs/lifecycle.md) with the wall clock as now. "
+	    "0: never (then `loyaltyctl tick` does it)."),
+	INT("scheduler.batch_customers", scheduler_batch_customers, 500, 1, 100000,
+	    "customers", 0,
+	    "How many customers one scheduler transaction takes at most, locked "
+	    "`FOR UPDATE SKIP LOCKED` so replicas share the work."),
+	INT("refunds.hold_days", refunds_hold_days, 30, 1, 3650, "days", 0,
+	    "A refund that comes before its order is held this long (from its "
+	    "event time) for the order, then dead-lettered as `order_not_found`."),
 	INT("http.stall_timeout_ms", http_stall_timeout_ms, 120000, 1000, 86400000,
 	    "ms", 0,
 	    "`/healthz` fails when the processing loop has not gone round (a "

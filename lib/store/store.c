@@ -14,11 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct ly_store {
-	PGconn *conn;
-	char *conninfo;
-	char *schema;
-};
+#include "store_int.h"
 
 /* ---- connection and errors ---- */
 
@@ -50,7 +46,7 @@ static void set_pg_error(char *errstr, size_t errstr_size, const char *what,
  * caller PQclear()s it) unless res is NULL. Returns 0, LY_ERETRY or LY_EIO.
  */
 /* Sorts a failed result into LY_ERETRY or LY_EIO and frees it. */
-static int result_error(ly_store_t *s, PGresult *r, const char *what,
+int ly_st_result_error(ly_store_t *s, PGresult *r, const char *what,
 			char *errstr, size_t errstr_size)
 {
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
@@ -73,7 +69,7 @@ static int result_ok(PGresult *r)
  * Runs one parameterised statement. On success *res holds the result (the
  * caller PQclear()s it) unless res is NULL. Returns 0, LY_ERETRY or LY_EIO.
  */
-static int exec_params(ly_store_t *s, PGresult **res, const char *what,
+int ly_st_exec_params(ly_store_t *s, PGresult **res, const char *what,
 		       const char *sql, int nparams, const char *const *params,
 		       const int *lengths, const int *formats, int result_binary,
 		       char *errstr, size_t errstr_size)
@@ -81,7 +77,7 @@ static int exec_params(ly_store_t *s, PGresult **res, const char *what,
 	PGresult *r = PQexecParams(s->conn, sql, nparams, NULL, params, lengths,
 				   formats, result_binary);
 	if (!result_ok(r))
-		return result_error(s, r, what, errstr, errstr_size);
+		return ly_st_result_error(s, r, what, errstr, errstr_size);
 	if (res)
 		*res = r;
 	else
@@ -90,12 +86,12 @@ static int exec_params(ly_store_t *s, PGresult **res, const char *what,
 }
 
 /* Runs fixed SQL text, possibly several statements (migrations). */
-static int exec_simple(ly_store_t *s, const char *what, const char *sql,
+int ly_st_exec_simple(ly_store_t *s, const char *what, const char *sql,
 		       char *errstr, size_t errstr_size)
 {
 	PGresult *r = PQexec(s->conn, sql);
 	if (!result_ok(r))
-		return result_error(s, r, what, errstr, errstr_size);
+		return ly_st_result_error(s, r, what, errstr, errstr_size);
 	PQclear(r);
 	return 0;
 }
@@ -121,13 +117,13 @@ static int connect_and_prepare(ly_store_t *s, char *errstr, size_t errstr_size)
 		return LY_EIO;
 	}
 	const char *params[] = {ident};
-	int rc = exec_params(s, NULL, "postgres: set search_path",
+	int rc = ly_st_exec_params(s, NULL, "postgres: set search_path",
 			     "SELECT set_config('search_path', $1, false)", 1,
 			     params, NULL, NULL, 0, errstr, errstr_size);
 	PQfreemem(ident);
 	if (rc)
 		return LY_EIO;
-	return exec_simple(s, "postgres: session",
+	return ly_st_exec_simple(s, "postgres: session",
 			   "SET synchronous_commit TO on; SET TIME ZONE 'UTC'; "
 			   "SET client_min_messages TO warning",
 			   errstr, errstr_size)
@@ -196,7 +192,7 @@ int ly_store_migrate(ly_store_t *s, int *applied, char *errstr,
 		return LY_EIO;
 	}
 	const char *lock_params[] = {s->schema};
-	rc = exec_params(s, NULL, "migrate: lock",
+	rc = ly_st_exec_params(s, NULL, "migrate: lock",
 			 "SELECT pg_advisory_lock(hashtext('loyaltyd.migrate.' || $1))",
 			 1, lock_params, NULL, NULL, 0, errstr, errstr_size);
 	if (rc)
@@ -213,10 +209,10 @@ int ly_store_migrate(ly_store_t *s, int *applied, char *errstr,
 		rc = LY_ENOMEM;
 		goto out;
 	}
-	rc = exec_simple(s, "migrate: schema", sql.data, errstr, errstr_size);
+	rc = ly_st_exec_simple(s, "migrate: schema", sql.data, errstr, errstr_size);
 	if (rc)
 		goto out;
-	rc = exec_params(s, &res, "migrate: read versions",
+	rc = ly_st_exec_params(s, &res, "migrate: read versions",
 			 "SELECT version FROM schema_migrations", 0, NULL, NULL,
 			 NULL, 0, errstr, errstr_size);
 	if (rc)
@@ -230,24 +226,24 @@ int ly_store_migrate(ly_store_t *s, int *applied, char *errstr,
 			continue;
 		char what[128];
 		snprintf(what, sizeof(what), "migrate: %s", m->name);
-		rc = exec_simple(s, what, "BEGIN", errstr, errstr_size);
+		rc = ly_st_exec_simple(s, what, "BEGIN", errstr, errstr_size);
 		if (rc)
 			goto out;
-		rc = exec_simple(s, what, m->sql, errstr, errstr_size);
+		rc = ly_st_exec_simple(s, what, m->sql, errstr, errstr_size);
 		if (!rc) {
 			char version[16];
 			snprintf(version, sizeof(version), "%d", m->version);
 			const char *params[] = {version, m->name};
-			rc = exec_params(s, NULL, what,
+			rc = ly_st_exec_params(s, NULL, what,
 					 "INSERT INTO schema_migrations (version, name) "
 					 "VALUES ($1, $2)",
 					 2, params, NULL, NULL, 0, errstr, errstr_size);
 		}
 		if (!rc)
-			rc = exec_simple(s, what, "COMMIT", errstr, errstr_size);
+			rc = ly_st_exec_simple(s, what, "COMMIT", errstr, errstr_size);
 		if (rc) {
 			char ignored[256];
-			exec_simple(s, "rollback", "ROLLBACK", ignored, sizeof(ignored));
+			ly_st_exec_simple(s, "rollback", "ROLLBACK", ignored, sizeof(ignored));
 			goto out;
 		}
 		(*applied)++;
@@ -255,7 +251,7 @@ int ly_store_migrate(ly_store_t *s, int *applied, char *errstr,
 out:
 	if (locked) {
 		char ignored[256];
-		exec_params(s, NULL, "migrate: unlock",
+		ly_st_exec_params(s, NULL, "migrate: unlock",
 			    "SELECT pg_advisory_unlock(hashtext('loyaltyd.migrate.' || $1))",
 			    1, lock_params, NULL, NULL, 0, ignored, sizeof(ignored));
 	}
@@ -273,12 +269,8 @@ out:
  * Builds a PostgreSQL array literal ("{...}") element by element. Every
  * element is quoted, so only '"' and '\' need escaping.
  */
-typedef struct pg_array {
-	ly_buf_t buf;
-	int failed;
-} pg_array_t;
 
-static void arr_sep(pg_array_t *a)
+void ly_st_arr_sep(pg_array_t *a)
 {
 	if (a->buf.len == 0)
 		a->failed |= ly_buf_putc(&a->buf, '{') != 0;
@@ -286,9 +278,9 @@ static void arr_sep(pg_array_t *a)
 		a->failed |= ly_buf_putc(&a->buf, ',') != 0;
 }
 
-static void arr_text(pg_array_t *a, const char *s, size_t n)
+void ly_st_arr_text(pg_array_t *a, const char *s, size_t n)
 {
-	arr_sep(a);
+	ly_st_arr_sep(a);
 	a->failed |= ly_buf_putc(&a->buf, '"') != 0;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '"' || s[i] == '\\')
@@ -298,44 +290,44 @@ static void arr_text(pg_array_t *a, const char *s, size_t n)
 	a->failed |= ly_buf_putc(&a->buf, '"') != 0;
 }
 
-static void arr_str(pg_array_t *a, const char *s)
+void ly_st_arr_str(pg_array_t *a, const char *s)
 {
 	if (!s) {
-		arr_sep(a);
+		ly_st_arr_sep(a);
 		a->failed |= ly_buf_puts(&a->buf, "NULL") != 0;
 		return;
 	}
-	arr_text(a, s, strlen(s));
+	ly_st_arr_text(a, s, strlen(s));
 }
 
-static void arr_int(pg_array_t *a, int64_t v)
+void ly_st_arr_int(pg_array_t *a, int64_t v)
 {
-	arr_sep(a);
+	ly_st_arr_sep(a);
 	a->failed |= ly_buf_printf(&a->buf, "%lld", (long long)v) != 0;
 }
 
 /* A timestamp; us == 0 means NULL. */
-static void arr_time(pg_array_t *a, int64_t us)
+void ly_st_arr_time(pg_array_t *a, int64_t us)
 {
 	if (us == 0) {
-		arr_str(a, NULL);
+		ly_st_arr_str(a, NULL);
 		return;
 	}
 	char ts[40];
 	ly_time_format_rfc3339(us, ts, sizeof(ts));
-	arr_str(a, ts);
+	ly_st_arr_str(a, ts);
 }
 
 /* bytea in hex form: "\\x..." inside the quoted element. */
-static void arr_bytea(pg_array_t *a, const void *data, size_t n)
+void ly_st_arr_bytea(pg_array_t *a, const void *data, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	if (!data) {
-		arr_str(a, NULL);
+		ly_st_arr_str(a, NULL);
 		return;
 	}
 	const unsigned char *p = data;
-	arr_sep(a);
+	ly_st_arr_sep(a);
 	a->failed |= ly_buf_puts(&a->buf, "\"\\\\x") != 0;
 	for (size_t i = 0; i < n; i++) {
 		char pair[2] = {hex[p[i] >> 4], hex[p[i] & 15]};
@@ -345,7 +337,7 @@ static void arr_bytea(pg_array_t *a, const void *data, size_t n)
 }
 
 /* Closes the literal; "{}" for no elements. NULL when out of memory. */
-static const char *arr_end(pg_array_t *a)
+const char *ly_st_arr_end(pg_array_t *a)
 {
 	if (a->buf.len == 0)
 		a->failed |= ly_buf_putc(&a->buf, '{') != 0;
@@ -353,18 +345,18 @@ static const char *arr_end(pg_array_t *a)
 	return a->failed ? NULL : a->buf.data;
 }
 
-static void arrs_free(pg_array_t *arrs, size_t n)
+void ly_st_arrs_free(pg_array_t *arrs, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		ly_buf_free(&arrs[i].buf);
 }
 
 /* Closes n arrays into params; LY_ENOMEM if any failed. */
-static int arrs_end(pg_array_t *arrs, size_t n, const char **params,
+int ly_st_arrs_end(pg_array_t *arrs, size_t n, const char **params,
 		    char *errstr, size_t errstr_size)
 {
 	for (size_t i = 0; i < n; i++) {
-		params[i] = arr_end(&arrs[i]);
+		params[i] = ly_st_arr_end(&arrs[i]);
 		if (!params[i]) {
 			snprintf(errstr, errstr_size, "postgres: batch too large");
 			return LY_ENOMEM;
@@ -384,13 +376,13 @@ int ly_store_load_offsets(ly_store_t *s, const char *group, const char *topic,
 	const char *params[3] = {group, topic, NULL};
 	int rc;
 	for (size_t i = 0; i < partitions_len; i++) {
-		arr_int(&parts, partitions[i]);
+		ly_st_arr_int(&parts, partitions[i]);
 		next_out[i] = -1;
 	}
-	rc = arrs_end(&parts, 1, &params[2], errstr, errstr_size);
+	rc = ly_st_arrs_end(&parts, 1, &params[2], errstr, errstr_size);
 	if (rc)
 		goto out;
-	rc = exec_params(s, &res, "postgres: load offsets",
+	rc = ly_st_exec_params(s, &res, "postgres: load offsets",
 			 "SELECT partition, next_offset FROM consumer_offsets "
 			 "WHERE group_id = $1 AND topic = $2 AND partition = ANY($3::int[])",
 			 3, params, NULL, NULL, 0, errstr, errstr_size);
@@ -404,7 +396,7 @@ int ly_store_load_offsets(ly_store_t *s, const char *group, const char *topic,
 	}
 out:
 	PQclear(res);
-	arrs_free(&parts, 1);
+	ly_st_arrs_free(&parts, 1);
 	return rc;
 }
 
@@ -417,14 +409,14 @@ int ly_store_begin(ly_store_t *s, char *errstr, size_t errstr_size)
 		if (rc)
 			return LY_ERETRY;
 	}
-	return exec_simple(s, "postgres: begin",
+	return ly_st_exec_simple(s, "postgres: begin",
 			   "BEGIN ISOLATION LEVEL READ COMMITTED", errstr,
 			   errstr_size);
 }
 
 int ly_store_commit(ly_store_t *s, char *errstr, size_t errstr_size)
 {
-	int rc = exec_simple(s, "postgres: commit", "COMMIT", errstr, errstr_size);
+	int rc = ly_st_exec_simple(s, "postgres: commit", "COMMIT", errstr, errstr_size);
 	/* A commit whose answer was lost may or may not have happened; the
 	 * offsets row tells on the retry (its compare-and-set fails). */
 	return rc;
@@ -434,7 +426,7 @@ void ly_store_rollback(ly_store_t *s)
 {
 	char ignored[256];
 	if (PQstatus(s->conn) == CONNECTION_OK)
-		exec_simple(s, "postgres: rollback", "ROLLBACK", ignored,
+		ly_st_exec_simple(s, "postgres: rollback", "ROLLBACK", ignored,
 			    sizeof(ignored));
 }
 
@@ -493,20 +485,20 @@ int ly_store_claim_events(ly_store_t *s, ly_store_event_t *events,
 		if (found)
 			continue;
 		*slot = e;
-		arr_str(&arrs[0], e->ev->customer_id);
-		arr_str(&arrs[1], e->ev->source);
-		arr_str(&arrs[2], e->ev->id);
-		arr_str(&arrs[3], e->topic);
-		arr_int(&arrs[4], e->partition);
-		arr_int(&arrs[5], e->offset);
+		ly_st_arr_str(&arrs[0], e->ev->customer_id);
+		ly_st_arr_str(&arrs[1], e->ev->source);
+		ly_st_arr_str(&arrs[2], e->ev->id);
+		ly_st_arr_str(&arrs[3], e->topic);
+		ly_st_arr_int(&arrs[4], e->partition);
+		ly_st_arr_int(&arrs[5], e->offset);
 		to_claim++;
 	}
 	if (to_claim == 0)
 		goto out;
-	rc = arrs_end(arrs, 6, params, errstr, errstr_size);
+	rc = ly_st_arrs_end(arrs, 6, params, errstr, errstr_size);
 	if (rc)
 		goto out;
-	rc = exec_params(s, &res, "postgres: claim events",
+	rc = ly_st_exec_params(s, &res, "postgres: claim events",
 			 "INSERT INTO processed_events "
 			 "(customer_id, event_source, event_id, topic, partition, \"offset\") "
 			 "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
@@ -550,7 +542,7 @@ nomem:
 	rc = LY_ENOMEM;
 out:
 	PQclear(res);
-	arrs_free(arrs, 6);
+	ly_st_arrs_free(arrs, 6);
 	return rc;
 }
 
@@ -578,21 +570,24 @@ int ly_store_lock_customers(ly_store_t *s, ly_customer_state_t *states,
 		*slot = &states[i];
 		states[i].available = states[i].pending = 0;
 		states[i].changed = 0;
-		arr_str(&ids, id);
+		ly_st_arr_str(&ids, id);
 	}
-	rc = arrs_end(&ids, 1, params, errstr, errstr_size);
+	rc = ly_st_arrs_end(&ids, 1, params, errstr, errstr_size);
 	if (rc)
 		goto out;
 	/* Sorted, so two workers locking overlapping sets queue up rather
 	 * than deadlock. */
-	rc = exec_params(s, NULL, "postgres: create balances",
+	rc = ly_st_exec_params(s, NULL, "postgres: create balances",
+			 "WITH n AS (INSERT INTO customers (customer_id) "
+			 "SELECT c FROM unnest($1::text[]) AS c ORDER BY c "
+			 "ON CONFLICT DO NOTHING) "
 			 "INSERT INTO balances (customer_id) "
 			 "SELECT c FROM unnest($1::text[]) AS c ORDER BY c "
 			 "ON CONFLICT DO NOTHING",
 			 1, params, NULL, NULL, 0, errstr, errstr_size);
 	if (rc)
 		goto out;
-	rc = exec_params(s, &res, "postgres: lock balances",
+	rc = ly_st_exec_params(s, &res, "postgres: lock balances",
 			 "SELECT customer_id, available, pending FROM balances "
 			 "WHERE customer_id = ANY($1::text[]) "
 			 "ORDER BY customer_id FOR UPDATE",
@@ -615,7 +610,7 @@ int ly_store_lock_customers(ly_store_t *s, ly_customer_state_t *states,
 	}
 out:
 	PQclear(res);
-	arrs_free(&ids, 1);
+	ly_st_arrs_free(&ids, 1);
 	return rc;
 }
 
@@ -625,48 +620,34 @@ int ly_store_write_postings(ly_store_t *s, const char *program_version,
 			    char *errstr, size_t errstr_size)
 {
 	(void)arena;
-	enum { NL = 10, NT = 8 };
+	enum { NL = 10 };
 	pg_array_t ledger[NL] = {{{0}}};
-	pg_array_t lots[NT] = {{{0}}};
 	const char *lparams[NL + 1];
-	const char *tparams[NT];
-	size_t nlots = 0;
 	int rc = 0;
 	if (postings_len == 0)
 		return 0;
 	for (size_t i = 0; i < postings_len; i++) {
 		const ly_event_t *ev = postings[i].ev;
 		const ly_posting_t *p = postings[i].posting;
-		/* a trigger has no input type: its name is the trigger's */
-		const char *type = ly_event_name(ev);
-		arr_str(&ledger[0], ev->customer_id);
-		arr_str(&ledger[1], ev->source);
-		arr_str(&ledger[2], ev->id);
-		arr_str(&ledger[3], type);
-		arr_time(&ledger[4], ev->time_us);
-		arr_str(&ledger[5], p->rule_id);
-		arr_int(&ledger[6], p->delta_available);
-		arr_int(&ledger[7], p->delta_pending);
-		arr_time(&ledger[8], p->delta_pending > 0 ? p->available_at_us : 0);
-		arr_str(&ledger[9], p->reason);
-		int64_t credit = p->delta_available + p->delta_pending;
-		if (p->delta_available >= 0 && p->delta_pending >= 0 && credit > 0) {
-			arr_str(&lots[0], ev->customer_id);
-			arr_str(&lots[1], ev->source);
-			arr_str(&lots[2], ev->id);
-			arr_str(&lots[3], p->rule_id);
-			arr_int(&lots[4], credit);
-			arr_time(&lots[5], p->available_at_us);
-			arr_time(&lots[6], p->expires_at_us);
-			arr_str(&lots[7], p->delta_pending > 0 ? "f" : "t");
-			nlots++;
-		}
+		/* a trigger has no input type: its name is the trigger's; a
+		 * release or an expiry says so itself */
+		const char *type = p->kind ? p->kind : ly_event_name(ev);
+		ly_st_arr_str(&ledger[0], ev->customer_id);
+		ly_st_arr_str(&ledger[1], ev->source);
+		ly_st_arr_str(&ledger[2], ev->id);
+		ly_st_arr_str(&ledger[3], type);
+		ly_st_arr_time(&ledger[4], ev->time_us);
+		ly_st_arr_str(&ledger[5], p->rule_id);
+		ly_st_arr_int(&ledger[6], p->delta_available);
+		ly_st_arr_int(&ledger[7], p->delta_pending);
+		ly_st_arr_time(&ledger[8], p->delta_pending > 0 ? p->available_at_us : 0);
+		ly_st_arr_str(&ledger[9], p->reason);
 	}
-	rc = arrs_end(ledger, NL, lparams, errstr, errstr_size);
+	rc = ly_st_arrs_end(ledger, NL, lparams, errstr, errstr_size);
 	if (rc)
 		goto out;
 	lparams[NL] = program_version;
-	rc = exec_params(
+	rc = ly_st_exec_params(
 		s, NULL, "postgres: write ledger",
 		"INSERT INTO ledger (customer_id, event_source, event_id, event_type, "
 		"event_time, rule_id, delta_available, delta_pending, available_at, "
@@ -676,23 +657,8 @@ int ly_store_write_postings(ly_store_t *s, const char *program_version,
 		"$6::text[], $7::bigint[], $8::bigint[], $9::timestamptz[], $10::text[]) "
 		"WITH ORDINALITY AS u(c, so, i, t, tm, r, da, dp, aa, re, n) ORDER BY n",
 		NL + 1, lparams, NULL, NULL, 0, errstr, errstr_size);
-	if (rc || nlots == 0)
-		goto out;
-	rc = arrs_end(lots, NT, tparams, errstr, errstr_size);
-	if (rc)
-		goto out;
-	rc = exec_params(
-		s, NULL, "postgres: write lots",
-		"INSERT INTO lots (customer_id, event_source, event_id, rule_id, points, "
-		"remaining, available_at, expires_at, released) "
-		"SELECT c, so, i, r, p, p, aa, ea, rel FROM unnest("
-		"$1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], "
-		"$6::timestamptz[], $7::timestamptz[], $8::boolean[]) "
-		"WITH ORDINALITY AS u(c, so, i, r, p, aa, ea, rel, n) ORDER BY n",
-		NT, tparams, NULL, NULL, 0, errstr, errstr_size);
 out:
-	arrs_free(ledger, NL);
-	arrs_free(lots, NT);
+	ly_st_arrs_free(ledger, NL);
 	return rc;
 }
 
@@ -708,24 +674,24 @@ int ly_store_write_balances(ly_store_t *s, const ly_customer_state_t *states,
 	for (size_t i = 0; i < states_len; i++) {
 		if (!states[i].changed)
 			continue;
-		arr_str(&arrs[0], states[i].customer_id);
-		arr_int(&arrs[1], states[i].available);
-		arr_int(&arrs[2], states[i].pending);
+		ly_st_arr_str(&arrs[0], states[i].customer_id);
+		ly_st_arr_int(&arrs[1], states[i].available);
+		ly_st_arr_int(&arrs[2], states[i].pending);
 		n++;
 	}
 	if (n == 0)
 		goto out;
-	rc = arrs_end(arrs, 3, params, errstr, errstr_size);
+	rc = ly_st_arrs_end(arrs, 3, params, errstr, errstr_size);
 	if (rc)
 		goto out;
-	rc = exec_params(s, NULL, "postgres: write balances",
+	rc = ly_st_exec_params(s, NULL, "postgres: write balances",
 			 "UPDATE balances b SET available = u.a, pending = u.p, "
 			 "updated_at = now() "
 			 "FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(c, a, p) "
 			 "WHERE b.customer_id = u.c",
 			 3, params, NULL, NULL, 0, errstr, errstr_size);
 out:
-	arrs_free(arrs, 3);
+	ly_st_arrs_free(arrs, 3);
 	return rc;
 }
 
@@ -763,15 +729,15 @@ int ly_store_load_limits(ly_store_t *s, const ly_program_t *program,
 			continue;
 		*slot = key;
 		uniq[n++] = k;
-		arr_str(&arrs[0], k->state->customer_id);
-		arr_str(&arrs[1], rule_id);
-		arr_str(&arrs[2], k->period);
+		ly_st_arr_str(&arrs[0], k->state->customer_id);
+		ly_st_arr_str(&arrs[1], rule_id);
+		ly_st_arr_str(&arrs[2], k->period);
 	}
-	rc = arrs_end(arrs, 3, params, errstr, errstr_size);
+	rc = ly_st_arrs_end(arrs, 3, params, errstr, errstr_size);
 	if (rc)
 		goto out;
 	/* The keys' positions come back, so no id needs matching. */
-	rc = exec_params(s, &res, "postgres: load limits",
+	rc = ly_st_exec_params(s, &res, "postgres: load limits",
 			 "SELECT u.n, l.count FROM unnest($1::text[], $2::text[], "
 			 "$3::text[]) WITH ORDINALITY AS u(c, r, p, n) "
 			 "JOIN rule_limits l ON l.customer_id = u.c AND l.rule_id = u.r "
@@ -793,7 +759,7 @@ nomem:
 	rc = LY_ENOMEM;
 out:
 	PQclear(res);
-	arrs_free(arrs, 3);
+	ly_st_arrs_free(arrs, 3);
 	return rc;
 }
 
@@ -812,18 +778,18 @@ int ly_store_write_limits(ly_store_t *s, const ly_program_t *program,
 			if (!c->changed)
 				continue;
 			LY_ASSERT(c->rule < program->rules_len);
-			arr_str(&arrs[0], states[i].customer_id);
-			arr_str(&arrs[1], program->rules[c->rule].id);
-			arr_str(&arrs[2], c->period);
-			arr_int(&arrs[3], c->count);
+			ly_st_arr_str(&arrs[0], states[i].customer_id);
+			ly_st_arr_str(&arrs[1], program->rules[c->rule].id);
+			ly_st_arr_str(&arrs[2], c->period);
+			ly_st_arr_int(&arrs[3], c->count);
 			n++;
 		}
 	if (n == 0)
 		goto out;
-	rc = arrs_end(arrs, 4, params, errstr, errstr_size);
+	rc = ly_st_arrs_end(arrs, 4, params, errstr, errstr_size);
 	if (rc)
 		goto out;
-	rc = exec_params(s, NULL, "postgres: write limits",
+	rc = ly_st_exec_params(s, NULL, "postgres: write limits",
 			 "INSERT INTO rule_limits (customer_id, rule_id, period, count) "
 			 "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
 			 "$4::bigint[]) "
@@ -831,7 +797,7 @@ int ly_store_write_limits(ly_store_t *s, const ly_program_t *program,
 			 "DO UPDATE SET count = EXCLUDED.count",
 			 4, params, NULL, NULL, 0, errstr, errstr_size);
 out:
-	arrs_free(arrs, 4);
+	ly_st_arrs_free(arrs, 4);
 	return rc;
 }
 
@@ -848,16 +814,16 @@ int ly_store_load_budgets(ly_store_t *s, const ly_program_t *program,
 	for (size_t i = 0; i < program->rules_len; i++) {
 		spent[i] = 0;
 		if (program->rules[i].budget_points > 0) {
-			arr_str(&ids, program->rules[i].id);
+			ly_st_arr_str(&ids, program->rules[i].id);
 			n++;
 		}
 	}
 	if (n == 0)
 		goto out;
-	rc = arrs_end(&ids, 1, params, errstr, errstr_size);
+	rc = ly_st_arrs_end(&ids, 1, params, errstr, errstr_size);
 	if (rc)
 		goto out;
-	rc = exec_params(s, &res, "postgres: load budgets",
+	rc = ly_st_exec_params(s, &res, "postgres: load budgets",
 			 "SELECT rule_id, spent FROM rule_budgets "
 			 "WHERE rule_id = ANY($1::text[])",
 			 1, params, NULL, NULL, 0, errstr, errstr_size);
@@ -872,7 +838,7 @@ int ly_store_load_budgets(ly_store_t *s, const ly_program_t *program,
 	}
 out:
 	PQclear(res);
-	arrs_free(&ids, 1);
+	ly_st_arrs_free(&ids, 1);
 	return rc;
 }
 
@@ -906,14 +872,14 @@ int ly_store_write_budgets(ly_store_t *s, const ly_program_t *program,
 		return 0;
 	for (size_t k = 0; k < n; k++) {
 		const ly_rule_t *r = &program->rules[order[k]];
-		arr_str(&arrs[0], r->id);
-		arr_int(&arrs[1], delta[order[k]]);
-		arr_int(&arrs[2], r->budget_points);
+		ly_st_arr_str(&arrs[0], r->id);
+		ly_st_arr_int(&arrs[1], delta[order[k]]);
+		ly_st_arr_int(&arrs[2], r->budget_points);
 	}
-	rc = arrs_end(arrs, 3, params, errstr, errstr_size);
+	rc = ly_st_arrs_end(arrs, 3, params, errstr, errstr_size);
 	if (rc)
 		goto out;
-	rc = exec_params(s, NULL, "postgres: create budgets",
+	rc = ly_st_exec_params(s, NULL, "postgres: create budgets",
 			 "INSERT INTO rule_budgets (rule_id, spent) "
 			 "SELECT r, 0 FROM unnest($1::text[]) AS r ORDER BY r "
 			 "ON CONFLICT DO NOTHING",
@@ -923,7 +889,7 @@ int ly_store_write_budgets(ly_store_t *s, const ly_program_t *program,
 	/* Conditional, on the row as it is now: under READ COMMITTED a row
 	 * another transaction changed meanwhile is re-checked on its newest
 	 * version, so the cap holds whatever the others did. */
-	rc = exec_params(s, &res, "postgres: write budgets",
+	rc = ly_st_exec_params(s, &res, "postgres: write budgets",
 			 "UPDATE rule_budgets b SET spent = b.spent + u.d, "
 			 "updated_at = now() "
 			 "FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(r, d, cap) "
@@ -950,7 +916,7 @@ int ly_store_write_budgets(ly_store_t *s, const ly_program_t *program,
 	}
 out:
 	PQclear(res);
-	arrs_free(arrs, 3);
+	ly_st_arrs_free(arrs, 3);
 	return rc;
 }
 
@@ -1001,22 +967,22 @@ int ly_store_write_codes(ly_store_t *s, const char *program_version,
 		for (size_t t = 0; t < todo_len; t++) {
 			const ly_event_t *ev = codes[todo[t]].ev;
 			const ly_issued_code_t *c = codes[todo[t]].code;
-			arr_str(&arrs[0], ev->customer_id);
-			arr_str(&arrs[1], c->code);
-			arr_str(&arrs[2], issue_kind_name(c->kind));
-			arr_int(&arrs[3], c->amount);
-			arr_int(&arrs[4], c->percent);
-			arr_int(&arrs[5], c->min_order);
-			arr_time(&arrs[6], c->valid_until_us);
-			arr_str(&arrs[7], ev->source);
-			arr_str(&arrs[8], ev->id);
-			arr_str(&arrs[9], c->rule_id);
+			ly_st_arr_str(&arrs[0], ev->customer_id);
+			ly_st_arr_str(&arrs[1], c->code);
+			ly_st_arr_str(&arrs[2], issue_kind_name(c->kind));
+			ly_st_arr_int(&arrs[3], c->amount);
+			ly_st_arr_int(&arrs[4], c->percent);
+			ly_st_arr_int(&arrs[5], c->min_order);
+			ly_st_arr_time(&arrs[6], c->valid_until_us);
+			ly_st_arr_str(&arrs[7], ev->source);
+			ly_st_arr_str(&arrs[8], ev->id);
+			ly_st_arr_str(&arrs[9], c->rule_id);
 		}
-		rc = arrs_end(arrs, NC, params, errstr, errstr_size);
+		rc = ly_st_arrs_end(arrs, NC, params, errstr, errstr_size);
 		if (rc)
 			goto out;
 		params[NC] = program_version;
-		rc = exec_params(
+		rc = ly_st_exec_params(
 			s, &res, "postgres: write codes",
 			"INSERT INTO codes (customer_id, code, kind, amount, percent, "
 			"min_order, valid_until, event_source, event_id, rule_id, "
@@ -1031,7 +997,7 @@ int ly_store_write_codes(ly_store_t *s, const char *program_version,
 			NC + 1, params, NULL, NULL, 0, errstr, errstr_size);
 		if (rc)
 			goto out;
-		arrs_free(arrs, NC);
+		ly_st_arrs_free(arrs, NC);
 		memset(arrs, 0, sizeof(arrs));
 		if ((size_t)PQntuples(res) == todo_len) {
 			todo_len = 0;
@@ -1086,7 +1052,7 @@ nomem:
 	rc = LY_ENOMEM;
 out:
 	PQclear(res);
-	arrs_free(arrs, NC);
+	ly_st_arrs_free(arrs, NC);
 	return rc;
 }
 
@@ -1102,17 +1068,17 @@ int ly_store_write_outbox(ly_store_t *s, const ly_store_outbox_row_t *rows,
 		return 0;
 	for (size_t i = 0; i < rows_len; i++) {
 		const ly_store_outbox_row_t *r = &rows[i];
-		arr_str(&arrs[0], r->customer_id);
-		arr_str(&arrs[1], r->topic);
-		arr_bytea(&arrs[2], r->key, r->key_len);
-		arr_str(&arrs[3], r->message_id);
-		arr_bytea(&arrs[4], r->payload, r->payload_len);
-		arr_bytea(&arrs[5], r->headers, r->headers_len);
+		ly_st_arr_str(&arrs[0], r->customer_id);
+		ly_st_arr_str(&arrs[1], r->topic);
+		ly_st_arr_bytea(&arrs[2], r->key, r->key_len);
+		ly_st_arr_str(&arrs[3], r->message_id);
+		ly_st_arr_bytea(&arrs[4], r->payload, r->payload_len);
+		ly_st_arr_bytea(&arrs[5], r->headers, r->headers_len);
 	}
-	rc = arrs_end(arrs, 6, params, errstr, errstr_size);
+	rc = ly_st_arrs_end(arrs, 6, params, errstr, errstr_size);
 	if (rc)
 		goto out;
-	rc = exec_params(s, NULL, "postgres: write outbox",
+	rc = ly_st_exec_params(s, NULL, "postgres: write outbox",
 			 "INSERT INTO outbox (customer_id, topic, message_key, message_id, "
 			 "payload, headers) "
 			 "SELECT c, t, k, m, p, h FROM unnest($1::text[], $2::text[], "
@@ -1120,7 +1086,7 @@ int ly_store_write_outbox(ly_store_t *s, const ly_store_outbox_row_t *rows,
 			 "WITH ORDINALITY AS u(c, t, k, m, p, h, n) ORDER BY n",
 			 6, params, NULL, NULL, 0, errstr, errstr_size);
 out:
-	arrs_free(arrs, 6);
+	ly_st_arrs_free(arrs, 6);
 	return rc;
 }
 
@@ -1137,23 +1103,23 @@ int ly_store_write_offsets(ly_store_t *s, const char *group,
 	for (size_t i = 0; i < offsets_len; i++) {
 		const ly_store_offset_t *o = &offsets[i];
 		if (o->expected_next < 0) {
-			arr_str(&ins[0], o->topic);
-			arr_int(&ins[1], o->partition);
-			arr_int(&ins[2], o->next);
+			ly_st_arr_str(&ins[0], o->topic);
+			ly_st_arr_int(&ins[1], o->partition);
+			ly_st_arr_int(&ins[2], o->next);
 			nins++;
 		} else {
-			arr_str(&upd[0], o->topic);
-			arr_int(&upd[1], o->partition);
-			arr_int(&upd[2], o->expected_next);
-			arr_int(&upd[3], o->next);
+			ly_st_arr_str(&upd[0], o->topic);
+			ly_st_arr_int(&upd[1], o->partition);
+			ly_st_arr_int(&upd[2], o->expected_next);
+			ly_st_arr_int(&upd[3], o->next);
 			nupd++;
 		}
 	}
 	if (nupd) {
-		rc = arrs_end(upd, 4, uparams + 1, errstr, errstr_size);
+		rc = ly_st_arrs_end(upd, 4, uparams + 1, errstr, errstr_size);
 		if (rc)
 			goto out;
-		rc = exec_params(s, &res, "postgres: write offsets",
+		rc = ly_st_exec_params(s, &res, "postgres: write offsets",
 				 "UPDATE consumer_offsets o SET next_offset = u.nx, "
 				 "updated_at = now() "
 				 "FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) "
@@ -1175,10 +1141,10 @@ int ly_store_write_offsets(ly_store_t *s, const char *group,
 		res = NULL;
 	}
 	if (nins) {
-		rc = arrs_end(ins, 3, iparams + 1, errstr, errstr_size);
+		rc = ly_st_arrs_end(ins, 3, iparams + 1, errstr, errstr_size);
 		if (rc)
 			goto out;
-		rc = exec_params(s, &res, "postgres: write offsets",
+		rc = ly_st_exec_params(s, &res, "postgres: write offsets",
 				 "INSERT INTO consumer_offsets (group_id, topic, partition, "
 				 "next_offset) "
 				 "SELECT $1, t, p, nx FROM unnest($2::text[], $3::int[], "
@@ -1196,8 +1162,8 @@ int ly_store_write_offsets(ly_store_t *s, const char *group,
 	}
 out:
 	PQclear(res);
-	arrs_free(upd, 4);
-	arrs_free(ins, 3);
+	ly_st_arrs_free(upd, 4);
+	ly_st_arrs_free(ins, 3);
 	return rc;
 }
 
@@ -1233,7 +1199,7 @@ int ly_store_outbox_claim(ly_store_t *s, size_t limit, ly_outbox_msg_t **msgs,
 	PGresult *res = NULL;
 	*msgs = NULL;
 	*msgs_len = 0;
-	int rc = exec_params(s, &res, "postgres: claim outbox",
+	int rc = ly_st_exec_params(s, &res, "postgres: claim outbox",
 			     "SELECT customer_id, outbox_id, topic, message_key, payload, "
 			     "headers FROM outbox WHERE published_at IS NULL "
 			     "ORDER BY outbox_id LIMIT $1 FOR UPDATE SKIP LOCKED",
@@ -1278,22 +1244,22 @@ int ly_store_outbox_mark(ly_store_t *s, const ly_outbox_msg_t *msgs,
 	for (size_t i = 0; i < msgs_len; i++) {
 		if (!msgs[i].delivered)
 			continue;
-		arr_str(&arrs[0], msgs[i].customer_id);
-		arr_int(&arrs[1], msgs[i].outbox_id);
+		ly_st_arr_str(&arrs[0], msgs[i].customer_id);
+		ly_st_arr_int(&arrs[1], msgs[i].outbox_id);
 		n++;
 	}
 	if (n == 0)
 		goto out;
-	rc = arrs_end(arrs, 2, params, errstr, errstr_size);
+	rc = ly_st_arrs_end(arrs, 2, params, errstr, errstr_size);
 	if (rc)
 		goto out;
-	rc = exec_params(s, NULL, "postgres: mark outbox",
+	rc = ly_st_exec_params(s, NULL, "postgres: mark outbox",
 			 "UPDATE outbox o SET published_at = now() "
 			 "FROM unnest($1::text[], $2::bigint[]) AS u(c, i) "
 			 "WHERE o.customer_id = u.c AND o.outbox_id = u.i",
 			 2, params, NULL, NULL, 0, errstr, errstr_size);
 out:
-	arrs_free(arrs, 2);
+	ly_st_arrs_free(arrs, 2);
 	return rc;
 }
 
@@ -1304,8 +1270,10 @@ int ly_store_print_balance(ly_store_t *s, const char *customer_id, int json,
 {
 	const char *params[] = {customer_id};
 	PGresult *res = NULL;
-	int rc = exec_params(s, &res, "postgres: balance",
-			     "SELECT available, pending FROM balances WHERE customer_id = $1",
+	int rc = ly_st_exec_params(s, &res, "postgres: balance",
+			     "SELECT b.available, b.pending, c.tier, coalesce(c.segment, 'new') "
+			     "FROM balances b LEFT JOIN customers c USING (customer_id) "
+			     "WHERE b.customer_id = $1",
 			     1, params, NULL, NULL, 0, errstr, errstr_size);
 	if (rc)
 		return rc;
@@ -1316,19 +1284,26 @@ int ly_store_print_balance(ly_store_t *s, const char *customer_id, int json,
 	}
 	const char *available = PQgetvalue(res, 0, 0);
 	const char *pending = PQgetvalue(res, 0, 1);
-	/* Tiers and lifecycle segments are computed from the customer profile,
-	 * which this schema version does not keep yet: both print as null. */
+	/* a program without tiers: no tier */
+	const char *tier = PQgetisnull(res, 0, 2) ? "" : PQgetvalue(res, 0, 2);
+	const char *segment = PQgetvalue(res, 0, 3);
 	if (json) {
 		ly_buf_puts(out, "{\"customer_id\":");
 		ly_buf_json_quoted(out, customer_id);
-		ly_buf_printf(out,
-			      ",\"available\":%s,\"pending\":%s,\"tier\":null,"
-			      "\"segment\":null}\n",
-			      available, pending);
+		ly_buf_printf(out, ",\"available\":%s,\"pending\":%s,\"tier\":", available,
+			      pending);
+		if (tier[0])
+			ly_buf_json_quoted(out, tier);
+		else
+			ly_buf_puts(out, "null");
+		ly_buf_puts(out, ",\"segment\":");
+		ly_buf_json_quoted(out, segment);
+		ly_buf_puts(out, "}\n");
 	} else {
 		ly_buf_printf(out,
-			      "customer   %s\navailable  %s\npending    %s\n",
-			      customer_id, available, pending);
+			      "customer   %s\navailable  %s\npending    %s\ntier       %s\n"
+			      "segment    %s\n",
+			      customer_id, available, pending, tier[0] ? tier : "-", segment);
 	}
 	PQclear(res);
 	return 0;
@@ -1341,7 +1316,7 @@ static int print_codes(ly_store_t *s, const char *customer_id, int json,
 {
 	const char *params[] = {customer_id};
 	PGresult *res = NULL;
-	int rc = exec_params(
+	int rc = ly_st_exec_params(
 		s, &res, "postgres: history codes",
 		"SELECT code, kind, amount, percent, min_order, "
 		"to_char(valid_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
@@ -1404,7 +1379,7 @@ int ly_store_print_history(ly_store_t *s, const char *customer_id, int json,
 {
 	const char *params[] = {customer_id};
 	PGresult *res = NULL;
-	int rc = exec_params(
+	int rc = ly_st_exec_params(
 		s, &res, "postgres: history",
 		"SELECT entry_id, to_char(event_time AT TIME ZONE 'UTC', "
 		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), event_type, event_source, event_id, "
@@ -1466,44 +1441,123 @@ int ly_store_print_history(ly_store_t *s, const char *customer_id, int json,
 	return rc;
 }
 
-int ly_store_verify(ly_store_t *s, ly_buf_t *out, char *errstr,
-		    size_t errstr_size)
+/* verify, the sums: one line per invariant a customer breaks. */
+static int verify_sums(ly_store_t *s, ly_buf_t *out, size_t *lines,
+		       char *errstr, size_t errstr_size)
 {
 	PGresult *res = NULL;
-	int rc = exec_params(
+	char limit[24];
+	snprintf(limit, sizeof(limit), "%d", LY_STORE_VERIFY_LINES_MAX);
+	const char *params[] = {limit};
+	int rc = ly_st_exec_params(
 		s, &res, "postgres: verify",
 		"WITH l AS (SELECT customer_id, sum(delta_available) AS a, "
 		"           sum(delta_pending) AS p FROM ledger GROUP BY customer_id), "
 		"     t AS (SELECT customer_id, "
 		"           sum(remaining) FILTER (WHERE released) AS a, "
-		"           sum(remaining) FILTER (WHERE NOT released) AS p "
-		"           FROM lots GROUP BY customer_id) "
-		"SELECT coalesce(b.customer_id, l.customer_id, t.customer_id), "
-		"       coalesce(b.available, 0), coalesce(b.pending, 0), "
-		"       coalesce(l.a, 0), coalesce(l.p, 0), "
-		"       coalesce(t.a, 0), coalesce(t.p, 0) "
-		"FROM balances b "
-		"FULL JOIN l ON l.customer_id = b.customer_id "
-		"FULL JOIN t ON t.customer_id = coalesce(b.customer_id, l.customer_id) "
-		"WHERE coalesce(b.available, 0) <> coalesce(l.a, 0) "
-		"   OR coalesce(b.pending, 0) <> coalesce(l.p, 0) "
-		"   OR coalesce(b.available, 0) <> coalesce(t.a, 0) "
-		"   OR coalesce(b.pending, 0) <> coalesce(t.p, 0) "
-		"ORDER BY 1 LIMIT 1000",
-		0, NULL, NULL, NULL, 0, errstr, errstr_size);
+		"           sum(remaining) FILTER (WHERE NOT released) AS p, "
+		"           sum(remaining) FILTER (WHERE released AND remaining > 0) AS kept "
+		"           FROM lots GROUP BY customer_id), "
+		"     v AS (SELECT coalesce(b.customer_id, l.customer_id, t.customer_id) AS id, "
+		"           coalesce(b.available, 0) AS ba, coalesce(b.pending, 0) AS bp, "
+		"           coalesce(l.a, 0) AS la, coalesce(l.p, 0) AS lp, "
+		"           coalesce(t.a, 0) AS ta, coalesce(t.p, 0) AS tp, "
+		"           coalesce(t.kept, 0) AS kept "
+		"           FROM balances b "
+		"           FULL JOIN l ON l.customer_id = b.customer_id "
+		"           FULL JOIN t "
+		"             ON t.customer_id = coalesce(b.customer_id, l.customer_id)), "
+		"     d AS (SELECT *, ba <> la OR bp <> lp AS ledger_differs, "
+		"           bp <> tp AS pending_differs, "
+		"           ba >= 0 AND ba <> ta AS available_differs, "
+		"           ba < 0 AND kept > 0 AS negative_differs FROM v) "
+		"SELECT id, ba, bp, la, lp, ta, tp, kept, ledger_differs, pending_differs, "
+		"       available_differs, negative_differs FROM d "
+		"WHERE ledger_differs OR pending_differs OR available_differs "
+		"   OR negative_differs "
+		"ORDER BY id LIMIT $1::int + 1",
+		1, params, NULL, NULL, 0, errstr, errstr_size);
 	if (rc)
 		return rc;
 	int n = PQntuples(res);
-	for (int row = 0; row < n; row++)
+	for (int row = 0; row < n && row < LY_STORE_VERIFY_LINES_MAX; row++) {
+		const char *v[12];
+		for (int c = 0; c < 12; c++)
+			v[c] = PQgetvalue(res, row, c);
+		if (v[8][0] == 't')
+			ly_buf_printf(out,
+				      "customer %s: balances available=%s pending=%s, "
+				      "ledger available=%s pending=%s\n",
+				      v[0], v[1], v[2], v[3], v[4]);
+		if (v[9][0] == 't')
+			ly_buf_printf(out,
+				      "customer %s: balances pending=%s, unreleased lots "
+				      "remaining=%s\n",
+				      v[0], v[2], v[6]);
+		if (v[10][0] == 't')
+			ly_buf_printf(out,
+				      "customer %s: balances available=%s, released lots "
+				      "remaining=%s\n",
+				      v[0], v[1], v[5]);
+		if (v[11][0] == 't')
+			ly_buf_printf(out,
+				      "customer %s: balances available=%s is negative, yet "
+				      "released lots hold remaining=%s\n",
+				      v[0], v[1], v[7]);
+		(*lines)++;
+	}
+	if (n > LY_STORE_VERIFY_LINES_MAX)
 		ly_buf_printf(out,
-			      "customer %s: balances available=%s pending=%s, "
-			      "ledger available=%s pending=%s, lots available=%s pending=%s\n",
+			      "(more customers differ: only the first %d are listed)\n",
+			      LY_STORE_VERIFY_LINES_MAX);
+	PQclear(res);
+	return 0;
+}
+
+/* verify, the lots: a lot's remaining is within 0 and its points. */
+static int verify_lots(ly_store_t *s, ly_buf_t *out, size_t *lines,
+		       char *errstr, size_t errstr_size)
+{
+	PGresult *res = NULL;
+	char limit[24];
+	snprintf(limit, sizeof(limit), "%d", LY_STORE_VERIFY_LINES_MAX);
+	const char *params[] = {limit};
+	int rc = ly_st_exec_params(
+		s, &res, "postgres: verify lots",
+		"SELECT customer_id, lot_id, event_id, remaining, points FROM lots "
+		"WHERE remaining < 0 OR remaining > points "
+		"ORDER BY customer_id, lot_id LIMIT $1::int + 1",
+		1, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		return rc;
+	int n = PQntuples(res);
+	for (int row = 0; row < n && row < LY_STORE_VERIFY_LINES_MAX; row++) {
+		ly_buf_printf(out,
+			      "customer %s: lot %s (event %s) remaining=%s, not within "
+			      "0..%s\n",
 			      PQgetvalue(res, row, 0), PQgetvalue(res, row, 1),
 			      PQgetvalue(res, row, 2), PQgetvalue(res, row, 3),
-			      PQgetvalue(res, row, 4), PQgetvalue(res, row, 5),
-			      PQgetvalue(res, row, 6));
+			      PQgetvalue(res, row, 4));
+		(*lines)++;
+	}
+	if (n > LY_STORE_VERIFY_LINES_MAX)
+		ly_buf_printf(out,
+			      "(more lots are out of bounds: only the first %d are listed)\n",
+			      LY_STORE_VERIFY_LINES_MAX);
 	PQclear(res);
-	return n ? LY_ECONFLICT : 0;
+	return 0;
+}
+
+int ly_store_verify(ly_store_t *s, ly_buf_t *out, char *errstr,
+		    size_t errstr_size)
+{
+	size_t lines = 0;
+	int rc = verify_sums(s, out, &lines, errstr, errstr_size);
+	if (!rc)
+		rc = verify_lots(s, out, &lines, errstr, errstr_size);
+	if (rc)
+		return rc;
+	return lines ? LY_ECONFLICT : 0;
 }
 
 int ly_store_outbox_backlog(ly_store_t *s, int64_t *rows, double *oldest_age_s,
@@ -1511,7 +1565,7 @@ int ly_store_outbox_backlog(ly_store_t *s, int64_t *rows, double *oldest_age_s,
 {
 	PGresult *res = NULL;
 	/* the partial index outbox_unpublished holds exactly these rows */
-	int rc = exec_params(s, &res, "postgres: outbox backlog",
+	int rc = ly_st_exec_params(s, &res, "postgres: outbox backlog",
 			     "SELECT count(*), coalesce(extract(epoch FROM now() - "
 			     "min(created_at)), 0) FROM outbox WHERE published_at IS NULL",
 			     0, NULL, NULL, NULL, 0, errstr, errstr_size);
@@ -1532,7 +1586,7 @@ int ly_store_load_customer(ly_store_t *s, const ly_program_t *program,
 {
 	const char *params[2] = {cs->customer_id, NULL};
 	PGresult *res = NULL;
-	int rc = exec_params(s, &res, "postgres: load balance",
+	int rc = ly_st_exec_params(s, &res, "postgres: load balance",
 			     "SELECT available, pending FROM balances WHERE customer_id = $1",
 			     1, params, NULL, NULL, 0, errstr, errstr_size);
 	if (rc)

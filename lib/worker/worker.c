@@ -30,6 +30,7 @@
 #include "loyalty/outbox.h"
 #include "loyalty/store.h"
 #include "loyalty/util.h"
+#include "worker_int.h"
 
 #define RELAY_ROWS_MAX 5000
 #define RELAY_FLUSH_MS 30000
@@ -37,6 +38,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define BACKLOG_EVERY_MS 5000 /* how often the outbox backlog is measured */
+#define RERUN 1 /* apply_batch_once: roll back and run again at once */
 
 struct ly_worker {
 	const ly_config_t *cfg;
@@ -49,6 +51,7 @@ struct ly_worker {
 	atomic_size_t paused;   /* partitions waiting for their offsets */
 	int64_t last_pending_ms; /* when they were last asked for */
 	int64_t last_backlog_ms;
+	int64_t last_schedule_ms; /* the last scheduler pass */
 	ly_store_t *store;
 	ly_consumer_t *consumer;
 	rd_kafka_t *producer;
@@ -63,6 +66,7 @@ struct ly_worker {
 	ly_engine_shared_t shared;
 	int64_t *budget_before;
 	int has_limits; /* a rule has a `limit` */
+	int window_always; /* a rule reads customer.window_spend */
 };
 
 static void progressed(ly_worker_t *w);
@@ -116,80 +120,6 @@ out:
 }
 
 /* ---- building the outbox rows ---- */
-
-/* A deterministic output id: the same input and rule give the same id. */
-static const char *output_id(ly_arena_t *arena, const char *prefix,
-			     const ly_event_t *ev, const char *rule_id)
-{
-	ly_buf_t b = {0};
-	char hex[65];
-	if (ly_buf_puts(&b, ev->source) || ly_buf_putc(&b, '\0') ||
-	    ly_buf_puts(&b, ev->id) || ly_buf_putc(&b, '\0') ||
-	    ly_buf_puts(&b, rule_id ? rule_id : "")) {
-		ly_buf_free(&b);
-		return NULL;
-	}
-	ly_sha256_hex(b.data, b.len, hex);
-	ly_buf_free(&b);
-	return ly_arena_printf(arena, "%s-%.32s", prefix, hex);
-}
-
-static void json_field_str(ly_buf_t *b, const char *name, const char *value)
-{
-	ly_buf_printf(b, ",\"%s\":", name);
-	ly_buf_json_quoted(b, value);
-}
-
-/* loyalty.points.changed for one posting (SPEC section 7). */
-static int points_changed_row(ly_store_outbox_row_t *row, const ly_config_t *cfg,
-			      const ly_event_t *ev, const ly_posting_t *p,
-			      ly_arena_t *arena)
-{
-	const char *id = output_id(arena, "pc", ev, p->rule_id);
-	char time[40];
-	ly_buf_t b = {0};
-	if (!id)
-		return LY_ENOMEM;
-	ly_time_format_rfc3339(ev->time_us, time, sizeof(time));
-	ly_buf_printf(&b, "{\"specversion\":\"1.0\",\"id\":\"%s\","
-			  "\"source\":\"loyaltyd\",\"type\":\"loyalty.points.changed\","
-			  "\"time\":\"%s\",\"datacontenttype\":\"application/json\"",
-		      id, time);
-	json_field_str(&b, "subject", ev->customer_id);
-	ly_buf_puts(&b, ",\"data\":{\"customer_id\":");
-	ly_buf_json_quoted(&b, ev->customer_id);
-	ly_buf_printf(&b, ",\"delta\":%lld,\"available\":%lld,\"pending\":%lld",
-		      (long long)(p->delta_available + p->delta_pending),
-		      (long long)p->available_after, (long long)p->pending_after);
-	json_field_str(&b, "reason", p->reason);
-	json_field_str(&b, "rule_id", p->rule_id);
-	json_field_str(&b, "event_id", ev->id);
-	json_field_str(&b, "event_source", ev->source);
-	int rc = ly_buf_puts(&b, "}}");
-	if (rc || !b.data) {
-		ly_buf_free(&b);
-		return LY_ENOMEM;
-	}
-	row->customer_id = ev->customer_id;
-	row->topic = cfg->topic_activity;
-	row->key = ev->customer_id;
-	row->key_len = strlen(ev->customer_id);
-	row->message_id = id;
-	row->payload = ly_arena_strndup(arena, b.data, b.len);
-	row->payload_len = b.len;
-	ly_buf_free(&b);
-	/* structured mode, as the CloudEvents Kafka binding says */
-	static const char ce_json[] = "application/cloudevents+json; charset=UTF-8";
-	const ly_header_t ct = {"content-type", ce_json, sizeof(ce_json) - 1};
-	if (ly_outbox_headers_encode(&b, &ct, 1)) {
-		ly_buf_free(&b);
-		return LY_ENOMEM;
-	}
-	row->headers = ly_arena_strndup(arena, b.data, b.len);
-	row->headers_len = b.len;
-	ly_buf_free(&b);
-	return row->payload && row->headers ? 0 : LY_ENOMEM;
-}
 
 /* The Kafka headers of a message, borrowed from it, in arena memory. */
 static int message_headers(const rd_kafka_message_t *m, ly_header_t **out,
@@ -281,6 +211,10 @@ typedef struct decoded {
 	ly_store_outbox_row_t *dead; /* rejected at decoding */
 	const char **dead_reason;    /* each one's reject code */
 	size_t dead_len;
+	/* events whose follow-ups failed: the batch reruns without them, and
+	 * they are dead-lettered with why */
+	unsigned char *skip;
+	char **skip_why;
 } decoded_t;
 
 static int decode_batch(ly_worker_t *w, decoded_t *d)
@@ -291,8 +225,11 @@ static int decode_batch(ly_worker_t *w, decoded_t *d)
 	d->event_msg = ly_arena_alloc(arena, (n + 1) * sizeof(*d->event_msg));
 	d->dead = ly_arena_alloc(arena, (n + 1) * sizeof(*d->dead));
 	d->dead_reason = ly_arena_alloc(arena, (n + 1) * sizeof(*d->dead_reason));
+	d->skip = ly_arena_alloc(arena, n + 1);
+	d->skip_why = ly_arena_alloc(arena, (n + 1) * sizeof(*d->skip_why));
 	d->events_len = d->dead_len = 0;
-	if (!d->events || !d->event_msg || !d->dead || !d->dead_reason)
+	if (!d->events || !d->event_msg || !d->dead || !d->dead_reason || !d->skip ||
+	    !d->skip_why)
 		return LY_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const rd_kafka_message_t *m = w->batch.msgs[i];
@@ -402,7 +339,7 @@ static void run_flush(ly_worker_t *w, run_t *r)
 
 /* The statistics and the metrics of a committed batch, in one walk. */
 static void count_batch(ly_worker_t *w, const decoded_t *d,
-			const ly_effects_t *effects, const unsigned char *failed)
+			const ly_applied_list_t *list, const unsigned char *failed)
 {
 	double credited = 0, debited = 0;
 	uint64_t applied = 0, duplicates = 0, evaluation_errors = 0, postings = 0,
@@ -426,16 +363,21 @@ static void count_batch(ly_worker_t *w, const decoded_t *d,
 		}
 		applied++;
 		run_add(w, &types, ly_event_name(d->events[i].ev));
-		for (size_t k = 0; k < effects[i].postings_len; k++) {
-			const ly_posting_t *p = &effects[i].postings[k];
+	}
+	for (size_t i = 0; i < list->len; i++) {
+		const ly_effects_t *fx = &list->items[i].fx;
+		for (size_t k = 0; k < fx->postings_len; k++) {
+			const ly_posting_t *p = &fx->postings[k];
 			double delta = (double)p->delta_available + (double)p->delta_pending;
+			if (p->kind && strcmp(p->kind, "points.released") == 0)
+				continue; /* moved, neither credited nor debited */
 			if (delta > 0)
 				credited += delta;
 			else
 				debited -= delta;
 		}
-		postings += effects[i].postings_len;
-		codes += effects[i].codes_len;
+		postings += fx->postings_len;
+		codes += fx->codes_len;
 	}
 	run_flush(w, &consumed);
 	run_flush(w, &rejected);
@@ -451,6 +393,92 @@ static void count_batch(ly_worker_t *w, const decoded_t *d,
 	w->stats.postings += postings;
 	w->stats.codes += codes;
 	w->stats.batches++;
+}
+
+/* Adds a key to needs' list (arena arrays sized for the batch). */
+static void need(ly_store_key_t *list, size_t *len, ly_customer_state_t *st,
+		 const char *key, int64_t t)
+{
+	list[(*len)++] = (ly_store_key_t){st, key, t};
+}
+
+/*
+ * What the batch's events need loaded besides the profiles: the open lots
+ * of every customer an event may debit, the orders a refund names or an
+ * order.paid might repeat, the refunds held for the orders paid, the
+ * requests already applied, and the orders of the tier window.
+ */
+static int load_needs(ly_worker_t *w, const decoded_t *d, ly_map_t *bycustomer,
+		      ly_customer_state_t *states, size_t nstates, ly_arena_t *arena,
+		      char *errstr, size_t errstr_size)
+{
+	const ly_program_t *program = w->program;
+	const size_t n = d->events_len;
+	ly_store_needs_t nd = {0};
+	unsigned char *lots = ly_arena_alloc(arena, nstates + 1);
+	int64_t *window = ly_arena_alloc(arena, (nstates + 1) * sizeof(*window));
+	nd.lots = ly_arena_alloc(arena, (nstates + 1) * sizeof(*nd.lots));
+	nd.window = ly_arena_alloc(arena, (nstates + 1) * sizeof(*nd.window));
+	nd.orders = ly_arena_alloc(arena, (n + 1) * sizeof(*nd.orders));
+	nd.held = ly_arena_alloc(arena, (n + 1) * sizeof(*nd.held));
+	nd.requests = ly_arena_alloc(arena, (n + 1) * sizeof(*nd.requests));
+	if (!lots || !window || !nd.lots || !nd.window || !nd.orders || !nd.held ||
+	    !nd.requests)
+		return LY_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const ly_event_t *ev = d->events[i].ev;
+		if (d->events[i].duplicate || d->skip[i])
+			continue;
+		ly_customer_state_t *st = ly_map_get(bycustomer, ev->customer_id,
+						     strlen(ev->customer_id));
+		const size_t si = (size_t)(st - states);
+		switch (ev->type) {
+		case LY_EV_ORDER_REFUNDED:
+		case LY_EV_ORDER_CANCELLED:
+			lots[si] = 1;
+			need(nd.orders, &nd.orders_len, st, ev->u.refund.order_id, 0);
+			break;
+		case LY_EV_ORDER_PAID:
+			need(nd.orders, &nd.orders_len, st, ev->u.order_paid.order_id, 0);
+			need(nd.held, &nd.held_len, st, ev->u.order_paid.order_id, 0);
+			break;
+		case LY_EV_POINTS_REDEEM:
+			lots[si] = 1;
+			need(nd.requests, &nd.requests_len, st, ev->u.redeem.request_id, 0);
+			break;
+		case LY_EV_POINTS_ADJUST:
+			lots[si] = 1;
+			need(nd.requests, &nd.requests_len, st, ev->u.adjust.request_id, 0);
+			break;
+		default:
+			break;
+		}
+		if (w->window_always || (program->tiers_len && ev->type == LY_EV_ORDER_PAID)) {
+			int64_t from = ev->time_us - program->tier_window_days * 86400 * INT64_C(1000000);
+			if (window[si] == 0 || from < window[si])
+				window[si] = from;
+		}
+	}
+	for (size_t i = 0; i < nstates; i++) {
+		states[i].lots_partial = states[i].orders_partial = 1;
+		if (lots[i])
+			nd.lots[nd.lots_len++] = &states[i];
+		if (window[i])
+			need(nd.window, &nd.window_len, &states[i], NULL, window[i]);
+	}
+	int rc = ly_store_load_lifecycle(w->store, states, nstates, &nd, arena, errstr,
+					 errstr_size);
+	if (rc)
+		return rc;
+	/* A held refund is applied when its order comes: it debits too. */
+	ly_store_needs_t more = {0};
+	more.lots = nd.lots;
+	for (size_t i = 0; i < nstates; i++)
+		if (states[i].held_len && states[i].lots_partial)
+			more.lots[more.lots_len++] = &states[i];
+	return more.lots_len ? ly_store_load_lifecycle(w->store, states, nstates, &more,
+						       arena, errstr, errstr_size)
+			     : 0;
 }
 
 /*
@@ -506,6 +534,11 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 		*slot = &states[i];
 	}
 	rc = ly_store_lock_customers(w->store, states, uniq, arena, errstr, errstr_size);
+	if (!rc)
+		rc = ly_store_load_profiles(w->store, w->program, states, uniq, arena,
+					    errstr, errstr_size);
+	if (!rc)
+		rc = load_needs(w, d, &bycustomer, states, uniq, arena, errstr, errstr_size);
 	if (rc)
 		return rc;
 	if (w->has_limits) {
@@ -514,13 +547,14 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 			return rc;
 	}
 
-	/* The engine, in partition order, on the in-memory states. */
-	size_t postings_cap = 0, codes_cap = 0;
-	ly_effects_t *effects = ly_arena_alloc(arena, (n + 1) * sizeof(*effects));
+	/* The engine, in partition order, on the in-memory states; each event
+	 * with what follows it. */
+	ly_applied_list_t list = {0};
 	ly_store_outbox_row_t *rejected = ly_arena_alloc(arena, (n + 1) * sizeof(*rejected));
+	ly_store_held_row_t *held = ly_arena_alloc(arena, (n + 1) * sizeof(*held));
 	unsigned char *failed = ly_arena_alloc(arena, n + 1); /* evaluation errors */
-	size_t rejected_len = 0;
-	if (!effects || !rejected || !failed)
+	size_t rejected_len = 0, held_len = 0;
+	if (!rejected || !held || !failed)
 		return LY_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		ly_store_event_t *se = &d->events[i];
@@ -529,79 +563,90 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 		ly_customer_state_t *st = ly_map_get(&bycustomer, se->ev->customer_id,
 						     strlen(se->ev->customer_id));
 		LY_ASSERT(st);
+		const rd_kafka_message_t *m = w->batch.msgs[d->event_msg[i]];
 		char why[512];
-		rc = ly_engine_apply(&effects[i], w->program, &w->shared, st, se->ev,
-				     arena, why, sizeof(why));
-		/* effects[i].triggers (tier and segment changes an order causes)
-		 * are not run: this version keeps no customer profile, and
-		 * ly_worker_check_program refuses programs with rules on
-		 * triggers, so no rule would act on them. */
+		int followup_failed = 0;
+		if (d->skip[i]) {
+			rc = LY_EINVAL;
+			snprintf(why, sizeof(why), "%s", d->skip_why[i]);
+		} else {
+			const size_t before = list.len;
+			rc = ly_apply_chain(&list, i, w->program, &w->shared, st, se->ev,
+					    &followup_failed, arena, why, sizeof(why));
+			if (rc == 0 && list.len > before && list.items[before].fx.held) {
+				/* kept with its message until its order comes */
+				ly_store_held_row_t *h = &held[held_len++];
+				memset(h, 0, sizeof(*h));
+				h->ev = se->ev;
+				h->topic = se->topic;
+				h->partition = se->partition;
+				h->offset = se->offset;
+				h->key = m->key;
+				h->key_len = m->key ? m->key_len : 0;
+				h->payload = m->payload;
+				h->payload_len = m->payload ? m->len : 0;
+				ly_buf_t hb = {0};
+				ly_header_t *hs;
+				size_t hn;
+				if (message_headers(m, &hs, &hn, arena) ||
+				    ly_outbox_headers_encode(&hb, hs, hn)) {
+					ly_buf_free(&hb);
+					return LY_ENOMEM;
+				}
+				h->headers = hb.data ? ly_arena_strndup(arena, hb.data, hb.len) : NULL;
+				h->headers_len = hb.len;
+				ly_buf_free(&hb);
+			}
+		}
+		if (rc == LY_EINVAL && followup_failed) {
+			/* the state moved: run the batch again without this event */
+			d->skip[i] = 1;
+			d->skip_why[i] = ly_arena_strdup(w->batch_arena, why);
+			snprintf(errstr, errstr_size, "event %s: %s", se->ev->id, why);
+			return RERUN;
+		}
 		if (rc == LY_EINVAL) {
 			/* Deterministic: the same event fails the same way on every
 			 * replay, so it is recorded as processed and dead-lettered. */
-			const rd_kafka_message_t *m = w->batch.msgs[d->event_msg[i]];
 			ly_log(LY_LOG_WARN, "worker", "event %s: evaluation failed: %s",
 			       se->ev->id, why);
 			if (dead_letter_row(&rejected[rejected_len++], w->cfg, m,
 					    "evaluation_error", why, arena))
 				return LY_ENOMEM;
-			memset(&effects[i], 0, sizeof(effects[i]));
 			failed[i] = 1;
 			continue;
 		}
 		if (rc)
 			return rc;
-		postings_cap += effects[i].postings_len;
-		codes_cap += effects[i].codes_len;
 	}
+	/* a refund held and applied in this batch was never stored */
+	size_t kept = 0;
+	for (size_t k = 0; k < held_len; k++) {
+		ly_customer_state_t *st = ly_map_get(&bycustomer, held[k].ev->customer_id,
+						     strlen(held[k].ev->customer_id));
+		int applied = 0;
+		for (size_t j = 0; j < st->held_len; j++)
+			if (st->held[j].is_new && st->held[j].applied &&
+			    strcmp(st->held[j].ev.id, held[k].ev->id) == 0 &&
+			    strcmp(st->held[j].ev.source, held[k].ev->source) == 0)
+				applied = 1;
+		if (!applied)
+			held[kept++] = held[k];
+	}
+	held_len = kept;
 
-	/* Ledger lines, codes, outbox rows. */
-	ly_store_posting_t *postings = ly_arena_alloc(arena, (postings_cap + 1) * sizeof(*postings));
-	ly_store_code_t *codes = ly_arena_alloc(arena, (codes_cap + 1) * sizeof(*codes));
-	size_t rows_cap = postings_cap + d->dead_len + rejected_len;
-	ly_store_outbox_row_t *rows = ly_arena_alloc(arena, (rows_cap + 1) * sizeof(*rows));
-	if (!postings || !codes || !rows)
+	ly_store_outbox_row_t *extra_rows =
+		ly_arena_alloc(arena, (d->dead_len + rejected_len + 1) * sizeof(*extra_rows));
+	if (!extra_rows)
 		return LY_ENOMEM;
-	size_t np = 0, nc = 0, nr = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (d->events[i].duplicate)
-			continue;
-		/* The offers that point at these codes are not published by
-		 * this version (ly_worker_check_program refuses `offer`); the
-		 * codes are kept. */
-		for (size_t k = 0; k < effects[i].codes_len; k++) {
-			codes[nc].ev = d->events[i].ev;
-			codes[nc++].code = &effects[i].codes[k];
-		}
-		for (size_t k = 0; k < effects[i].postings_len; k++) {
-			postings[np].ev = d->events[i].ev;
-			postings[np].posting = &effects[i].postings[k];
-			rc = points_changed_row(&rows[nr++], w->cfg, d->events[i].ev,
-						&effects[i].postings[k], arena);
-			if (rc)
-				return rc;
-			np++;
-		}
-	}
+	size_t nextra = 0;
 	for (size_t i = 0; i < d->dead_len; i++)
-		rows[nr++] = d->dead[i];
+		extra_rows[nextra++] = d->dead[i];
 	for (size_t i = 0; i < rejected_len; i++)
-		rows[nr++] = rejected[i];
-
-	rc = ly_store_write_postings(w->store, w->program->version, postings, np,
-				     arena, errstr, errstr_size);
-	if (!rc)
-		rc = ly_store_write_balances(w->store, states, uniq, arena, errstr,
-					     errstr_size);
-	if (!rc && w->has_limits)
-		rc = ly_store_write_limits(w->store, w->program, states, uniq, arena,
-					   errstr, errstr_size);
-	if (!rc)
-		rc = ly_store_write_codes(w->store, w->program->version,
-					  w->shared.code_secret, w->shared.code_secret_len,
-					  codes, nc, arena, errstr, errstr_size);
-	if (!rc)
-		rc = ly_store_write_outbox(w->store, rows, nr, arena, errstr, errstr_size);
+		extra_rows[nextra++] = rejected[i];
+	const ly_apply_extra_t extra = {extra_rows, nextra, held, held_len};
+	rc = ly_apply_write(w->store, w->cfg, w->program, &w->shared, states, uniq, &list,
+			    &extra, arena, errstr, errstr_size);
 	if (rc)
 		return rc;
 	/* Budgets last: their rows stay locked from here to the commit. */
@@ -655,15 +700,15 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 		return rc;
 
 	/* Committed: remember the new offsets and tell Kafka, for lag tools. */
-	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)noffs);
+	rd_kafka_topic_partition_list_t *kl = rd_kafka_topic_partition_list_new((int)noffs);
 	for (size_t k = 0; k < noffs; k++) {
 		ly_consumer_advance(w->consumer, offs[k].topic, offs[k].partition, offs[k].next);
-		rd_kafka_topic_partition_list_add(list, offs[k].topic, offs[k].partition)->offset =
+		rd_kafka_topic_partition_list_add(kl, offs[k].topic, offs[k].partition)->offset =
 			offs[k].next;
 	}
-	ly_consumer_commit_async(w->consumer, list);
-	rd_kafka_topic_partition_list_destroy(list);
-	count_batch(w, d, effects, failed);
+	ly_consumer_commit_async(w->consumer, kl);
+	rd_kafka_topic_partition_list_destroy(kl);
+	count_batch(w, d, &list, failed);
 	return 0;
 }
 
@@ -719,6 +764,10 @@ static int process_batch(ly_worker_t *w, volatile int *stop)
 			return 0;
 		}
 		ly_store_rollback(w->store);
+		if (rc == RERUN) {
+			ly_log(LY_LOG_WARN, "worker", "batch runs again: %s", errstr);
+			continue;
+		}
 		if (rc == LY_ECONFLICT) {
 			w->stats.offset_conflicts++;
 			ly_metrics_add(w->metrics, LY_M_OFFSET_CONFLICTS, NULL, NULL, 1);
@@ -826,6 +875,17 @@ static int setup_program(ly_worker_t *w, const ly_program_t *program,
 	w->shared.code_secret = w->cfg->codes_secret;
 	w->shared.code_secret_len = strlen(w->cfg->codes_secret);
 	w->has_limits = limits;
+	w->window_always = 0;
+	for (size_t i = 0; i < program->rules_len; i++) {
+		const ly_rule_t *r = &program->rules[i];
+		const int f = LY_FIELD_CUSTOMER_WINDOW_SPEND;
+		if ((r->if_expr && ly_expr_reads_field(r->if_expr, f)) ||
+		    (r->earn_of_expr && ly_expr_reads_field(r->earn_of_expr, f)))
+			w->window_always = 1;
+		for (size_t k = 0; k < r->offer.vars_len; k++)
+			if (ly_expr_reads_field(r->offer.vars[k].expr, f))
+				w->window_always = 1;
+	}
 	w->program = program;
 	ly_metrics_clear(w->metrics, LY_M_PROGRAM_INFO);
 	ly_metrics_set(w->metrics, LY_M_PROGRAM_INFO, program->name, program->version, 1);
@@ -1027,6 +1087,33 @@ static void reload(ly_worker_t *w)
 	w->owned = p;
 }
 
+/* A scheduler pass every scheduler.interval_ms, the wall clock as now. */
+static void schedule(ly_worker_t *w)
+{
+	const int64_t every = w->cfg->scheduler_interval_ms;
+	if (every <= 0 || ly_time_mono_ms() - w->last_schedule_ms < every)
+		return;
+	w->last_schedule_ms = ly_time_mono_ms();
+	ly_scheduler_stats_t st;
+	char errstr[512];
+	int rc = ly_scheduler_pass(w->store, w->cfg, w->program, ly_time_now_us(), &st,
+				   errstr, sizeof(errstr));
+	if (rc) {
+		ly_log(LY_LOG_WARN, "scheduler", "pass failed: %s", errstr);
+		if (rc == LY_ERETRY)
+			postgres_reached(w, ly_store_reconnect(w->store, errstr,
+							       sizeof(errstr)) == 0);
+		return;
+	}
+	if (st.customers || st.dead_lettered)
+		ly_log(LY_LOG_INFO, "scheduler",
+		       "pass: %llu customers, %llu released, %llu expired, %llu triggers, "
+		       "%llu held refunds dead-lettered",
+		       (unsigned long long)st.customers, (unsigned long long)st.released,
+		       (unsigned long long)st.expired, (unsigned long long)st.triggers,
+		       (unsigned long long)st.dead_lettered);
+}
+
 int ly_worker_run(ly_worker_t *w, volatile int *stop, volatile int *reload_asked)
 {
 	relay(w); /* rows a crash left behind */
@@ -1055,6 +1142,7 @@ int ly_worker_run(ly_worker_t *w, volatile int *stop, volatile int *reload_asked
 			relay(w);
 			last_relay = ly_time_mono_ms();
 		}
+		schedule(w);
 	}
 	relay(w);
 	return 0;

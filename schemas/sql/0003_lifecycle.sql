@@ -31,6 +31,7 @@ CREATE TABLE customers (
     segment          text        NOT NULL DEFAULT 'new'
                                  CHECK (segment IN ('new', 'active', 'at_risk', 'lost')),
     birthday_year    integer     NOT NULL DEFAULT 0, -- the last year a birthday fired
+    tier_due_at      timestamptz,          -- when the tier is evaluated again
     next_due_at      timestamptz,          -- when the scheduler next has work
     erased_at        timestamptz,
     updated_at       timestamptz NOT NULL DEFAULT now()
@@ -134,3 +135,51 @@ CREATE TABLE queued_triggers (
 );
 
 CREATE INDEX queued_triggers_todo ON queued_triggers (customer_id) WHERE NOT done;
+
+-- The codes an order carried and the gift cards a refund voids, in the
+-- order of the batch's events (ly_store_code_ops): kind 'use' marks a code
+-- used or records why not; 'void' voids the unused gift cards issued by
+-- the event order_events[i]. One round trip per batch.
+CREATE FUNCTION apply_code_ops(kinds text[], customers text[], codes_in text[],
+                               sources text[], events text[], times timestamptz[],
+                               order_events text[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    i integer;
+    st text;
+    vu timestamptz;
+    outcome text;
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(kinds, 1), 0) LOOP
+        IF kinds[i] = 'use' THEN
+            SELECT c.status, c.valid_until INTO st, vu FROM codes c
+             WHERE c.code = codes_in[i] FOR UPDATE;
+            IF NOT FOUND THEN
+                outcome := 'unknown';
+            ELSIF st = 'used' THEN
+                outcome := 'already_used';
+            ELSIF st = 'voided' THEN
+                outcome := 'voided';
+            ELSIF vu < times[i] THEN
+                outcome := 'expired';
+            ELSE
+                UPDATE codes SET status = 'used', used_at = times[i],
+                       used_by = customers[i], used_event_id = events[i]
+                 WHERE code = codes_in[i];
+                outcome := 'used';
+            END IF;
+            INSERT INTO code_uses (customer_id, code, event_source, event_id, event_time, outcome)
+            VALUES (customers[i], codes_in[i], sources[i], events[i], times[i], outcome);
+        ELSE
+            WITH v AS (
+                UPDATE codes SET status = 'voided'
+                 WHERE customer_id = customers[i] AND event_id = order_events[i]
+                   AND kind = 'gift_card' AND status = 'issued'
+                RETURNING code)
+            INSERT INTO code_uses (customer_id, code, event_source, event_id, event_time, outcome)
+            SELECT customers[i], v.code, sources[i], events[i], times[i], 'voided_by_refund'
+              FROM v ORDER BY v.code;
+        END IF;
+    END LOOP;
+END
+$$;

@@ -41,6 +41,9 @@ setup_case() {
 	export LOYALTY_BATCH_MAX_EVENTS=${LOYALTY_BATCH_MAX_EVENTS:-1000}
 	export LOYALTY_BATCH_MAX_WAIT_MS=${LOYALTY_BATCH_MAX_WAIT_MS:-100}
 	export LOYALTY_LOG_LEVEL=${LOYALTY_LOG_LEVEL:-info}
+	# Time moves by `loyaltyctl tick --now` in the tests, never by the
+	# wall clock: the workers run no scheduler passes of their own.
+	export LOYALTY_SCHEDULER_INTERVAL_MS=${LOYALTY_SCHEDULER_INTERVAL_MS:-0}
 	# The test program issues gift cards, which need the codes' key.
 	export LOYALTY_CODES_SECRET=${LOYALTY_CODES_SECRET:-integration-test-secret-$id}
 	local t
@@ -162,17 +165,23 @@ db_facts() {
 	sql "SELECT customer_id, code, kind, amount, percent, min_order,
 	            to_char(valid_until AT TIME ZONE 'UTC', $utc), event_source, event_id,
 	            rule_id, status FROM codes" >"$CASE_DIR/codes.tsv"
+	sql "SELECT customer_id, event_source, event_id, coalesce(rule_id, ''), points, remaining,
+	            released FROM lots" >"$CASE_DIR/lots.tsv"
+	sql "SELECT customer_id, code, event_source, event_id, outcome FROM code_uses" \
+		>"$CASE_DIR/code_uses.tsv"
 }
 
 # expect_state [ARGS]: input events (JSON lines) on stdin; checks the ledger,
-# limit counts, budget and codes against the independent computation
-# (tests/integration/expect.py, ARGS passed on) and prints the balances it
-# expects.
+# limit counts, budget, codes, code uses and lots (remaining per lot where
+# the interleaving of topics cannot change it, per customer sums always)
+# against the independent computation (tests/integration/expect.py, ARGS
+# passed on) and prints the balances it expects.
 expect_state() {
 	db_facts || return 1
 	python3 "$LY_SOURCE_DIR/tests/integration/expect.py" \
 		--ledger "$CASE_DIR/ledger.tsv" --limits "$CASE_DIR/limits.tsv" \
-		--budget "$CASE_DIR/budgets.tsv" --codes "$CASE_DIR/codes.tsv" "$@"
+		--budget "$CASE_DIR/budgets.tsv" --codes "$CASE_DIR/codes.tsv" \
+		--lots "$CASE_DIR/lots.tsv" --code-uses "$CASE_DIR/code_uses.tsv" "$@"
 }
 
 # expected_balances [ARGS]: read every input message back from Kafka and
@@ -189,8 +198,8 @@ actual_balances() {
 	     WHERE available <> 0 OR pending <> 0" | LC_ALL=C sort
 }
 
-# check_balances [ARGS]: PostgreSQL's ledger, limit counts, budget, codes
-# and balances agree with the independent computation (ARGS: for expect.py,
+# check_balances [ARGS]: PostgreSQL's ledger, limit counts, budget, codes,
+# lots and balances agree with the independent computation (ARGS: for expect.py,
 # e.g. --budget-crossed).
 check_balances() {
 	expected_balances "$@" >"$CASE_DIR/expected.tsv" ||

@@ -1,0 +1,351 @@
+/*
+ * apply.c: applying events with what follows them, the output messages,
+ * and writing a batch's or a scheduler pass's effects (worker_int.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "loyalty/outbox.h"
+#include "worker_int.h"
+
+ly_applied_t *ly_applied_add(ly_applied_list_t *list, ly_arena_t *arena)
+{
+	if (list->len == list->cap) {
+		size_t cap = list->cap ? list->cap * 2 : 64;
+		ly_applied_t *n = ly_arena_alloc(arena, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		if (list->len)
+			memcpy(n, list->items, list->len * sizeof(*n));
+		list->items = n;
+		list->cap = cap;
+	}
+	ly_applied_t *a = &list->items[list->len++];
+	memset(a, 0, sizeof(*a));
+	return a;
+}
+
+int ly_apply_chain(ly_applied_list_t *list, size_t root, const ly_program_t *program,
+		   ly_engine_shared_t *shared, ly_customer_state_t *st,
+		   const ly_event_t *ev, int *followup_failed, ly_arena_t *arena,
+		   char *errstr, size_t errstr_size)
+{
+	*followup_failed = 0;
+	const size_t first = list->len;
+	ly_applied_t *a = ly_applied_add(list, arena);
+	if (!a)
+		return LY_ENOMEM;
+	a->ev = ev;
+	a->state = st;
+	a->root = root;
+	int rc = ly_engine_apply(&a->fx, program, shared, st, ev, arena, errstr,
+				 errstr_size);
+	if (rc) {
+		list->len--;
+		return rc;
+	}
+	/* What follows, breadth first: each applied item's triggers. */
+	for (size_t i = first; i < list->len; i++) {
+		const size_t n = list->items[i].fx.triggers_len;
+		for (size_t k = 0; k < n; k++) {
+			const ly_event_t *t = &list->items[i].fx.triggers[k];
+			ly_applied_t *b = ly_applied_add(list, arena);
+			if (!b)
+				return LY_ENOMEM;
+			b->ev = t;
+			b->state = st;
+			b->root = root;
+			rc = ly_engine_apply(&b->fx, program, shared, st, t, arena, errstr,
+					     errstr_size);
+			if (rc == LY_EINVAL)
+				*followup_failed = 1;
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* ---- output messages ---- */
+
+/* A deterministic output id: the same input, kind and rule give the same
+ * id. */
+static const char *output_id(ly_arena_t *arena, const char *prefix,
+			     const ly_event_t *ev, const char *rule_id)
+{
+	ly_buf_t b = {0};
+	char hex[65];
+	if (ly_buf_puts(&b, ev->source) || ly_buf_putc(&b, '\0') ||
+	    ly_buf_puts(&b, ev->id) || ly_buf_putc(&b, '\0') ||
+	    ly_buf_puts(&b, rule_id ? rule_id : "")) {
+		ly_buf_free(&b);
+		return NULL;
+	}
+	ly_sha256_hex(b.data, b.len, hex);
+	ly_buf_free(&b);
+	return ly_arena_printf(arena, "%s-%.32s", prefix, hex);
+}
+
+static void json_field_str(ly_buf_t *b, const char *name, const char *value)
+{
+	ly_buf_printf(b, ",\"%s\":", name);
+	ly_buf_json_quoted(b, value);
+}
+
+/* The CloudEvents envelope up to the data's first field. */
+static void envelope(ly_buf_t *b, const char *id, const char *type,
+		     const ly_event_t *ev)
+{
+	char time[40];
+	ly_time_format_rfc3339(ev->time_us, time, sizeof(time));
+	ly_buf_printf(b, "{\"specversion\":\"1.0\",\"id\":\"%s\","
+			 "\"source\":\"loyaltyd\",\"type\":\"%s\","
+			 "\"time\":\"%s\",\"datacontenttype\":\"application/json\"",
+		      id, type, time);
+	json_field_str(b, "subject", ev->customer_id);
+	ly_buf_puts(b, ",\"data\":{\"customer_id\":");
+	ly_buf_json_quoted(b, ev->customer_id);
+}
+
+/* Closes the message in b into an activity row keyed by the customer. */
+static int activity_row(ly_store_outbox_row_t *row, const ly_config_t *cfg,
+			const ly_event_t *ev, const char *id, ly_buf_t *b,
+			ly_arena_t *arena)
+{
+	int rc = ly_buf_puts(b, "}}");
+	if (rc || !b->data) {
+		ly_buf_free(b);
+		return LY_ENOMEM;
+	}
+	row->customer_id = ev->customer_id;
+	row->topic = cfg->topic_activity;
+	row->key = ev->customer_id;
+	row->key_len = strlen(ev->customer_id);
+	row->message_id = id;
+	row->payload = ly_arena_strndup(arena, b->data, b->len);
+	row->payload_len = b->len;
+	ly_buf_free(b);
+	/* structured mode, as the CloudEvents Kafka binding says */
+	static const char ce_json[] = "application/cloudevents+json; charset=UTF-8";
+	const ly_header_t ct = {"content-type", ce_json, sizeof(ce_json) - 1};
+	if (ly_outbox_headers_encode(b, &ct, 1)) {
+		ly_buf_free(b);
+		return LY_ENOMEM;
+	}
+	row->headers = ly_arena_strndup(arena, b->data, b->len);
+	row->headers_len = b->len;
+	ly_buf_free(b);
+	return row->payload && row->headers ? 0 : LY_ENOMEM;
+}
+
+/* loyalty.points.changed for one posting (SPEC section 7). */
+static int points_changed_row(ly_store_outbox_row_t *row, const ly_config_t *cfg,
+			      const ly_event_t *ev, const ly_posting_t *p,
+			      ly_arena_t *arena)
+{
+	const char *prefix = !p->kind ? "pc"
+			     : strcmp(p->kind, "points.released") == 0 ? "pr"
+								      : "px";
+	const char *id = output_id(arena, prefix, ev, p->rule_id);
+	ly_buf_t b = {0};
+	if (!id)
+		return LY_ENOMEM;
+	envelope(&b, id, "loyalty.points.changed", ev);
+	ly_buf_printf(&b, ",\"delta\":%lld,\"available\":%lld,\"pending\":%lld",
+		      (long long)(p->delta_available + p->delta_pending),
+		      (long long)p->available_after, (long long)p->pending_after);
+	json_field_str(&b, "reason", p->reason);
+	json_field_str(&b, "rule_id", p->rule_id);
+	json_field_str(&b, "event_id", ev->id);
+	json_field_str(&b, "event_source", ev->source);
+	return activity_row(row, cfg, ev, id, &b, arena);
+}
+
+/* loyalty.tier.changed for an applied tier.changed trigger. */
+static int tier_changed_row(ly_store_outbox_row_t *row, const ly_config_t *cfg,
+			    const ly_program_t *program, const ly_event_t *ev,
+			    ly_arena_t *arena)
+{
+	const char *id = output_id(arena, "tc", ev, NULL);
+	ly_buf_t b = {0};
+	if (!id)
+		return LY_ENOMEM;
+	envelope(&b, id, "loyalty.tier.changed", ev);
+	json_field_str(&b, "from", ev->u.change.from);
+	json_field_str(&b, "to", ev->u.change.to);
+	ly_buf_puts(&b, ",\"perks\":[");
+	for (size_t i = 0; i < program->tiers_len; i++) {
+		const ly_tier_t *t = &program->tiers[i];
+		if (strcmp(t->name, ev->u.change.to) != 0)
+			continue;
+		for (size_t k = 0; k < t->perks_len; k++) {
+			if (k)
+				ly_buf_putc(&b, ',');
+			ly_buf_json_quoted(&b, t->perks[k]);
+		}
+	}
+	ly_buf_putc(&b, ']');
+	return activity_row(row, cfg, ev, id, &b, arena);
+}
+
+/* loyalty.redemption.completed or .rejected. */
+static int redemption_row(ly_store_outbox_row_t *row, const ly_config_t *cfg,
+			  const ly_event_t *ev, const ly_effects_t *fx,
+			  ly_arena_t *arena)
+{
+	const int completed = fx->reject_reason == NULL;
+	/* by request: a retried request with a new event id gets the same id */
+	ly_event_t key = *ev;
+	key.id = ev->u.redeem.request_id;
+	key.source = ev->customer_id;
+	const char *id = output_id(arena, "rd", &key, NULL);
+	ly_buf_t b = {0};
+	if (!id)
+		return LY_ENOMEM;
+	envelope(&b, id,
+		 completed ? "loyalty.redemption.completed" : "loyalty.redemption.rejected",
+		 ev);
+	json_field_str(&b, "request_id", ev->u.redeem.request_id);
+	json_field_str(&b, "reward", ev->u.redeem.reward);
+	if (completed && fx->reward_code)
+		json_field_str(&b, "code", fx->reward_code->code);
+	if (!completed)
+		json_field_str(&b, "reason", fx->reject_reason);
+	return activity_row(row, cfg, ev, id, &b, arena);
+}
+
+int ly_dead_letter_row(ly_store_outbox_row_t *row, const ly_config_t *cfg,
+		       const ly_store_held_row_t *held, const char *code,
+		       const char *message, ly_arena_t *arena)
+{
+	ly_header_t *orig = NULL;
+	size_t orig_len = 0;
+	ly_buf_t b = {0};
+	if (held->headers &&
+	    ly_outbox_headers_decode(held->headers, held->headers_len, &orig,
+				     &orig_len, arena))
+		orig_len = 0;
+	if (orig_len > LY_OUTBOX_HEADERS_MAX - 5)
+		orig_len = LY_OUTBOX_HEADERS_MAX - 5; /* keep room for ours */
+	char partition[16], offset[24];
+	snprintf(partition, sizeof(partition), "%d", (int)held->partition);
+	snprintf(offset, sizeof(offset), "%lld", (long long)held->offset);
+	ly_header_t ours[] = {
+		{"dlq.error.code", code, strlen(code)},
+		{"dlq.error.message", message, strlen(message)},
+		{"dlq.source.topic", held->topic, strlen(held->topic)},
+		{"dlq.source.partition", partition, strlen(partition)},
+		{"dlq.source.offset", offset, strlen(offset)},
+	};
+	int rc = ly_outbox_headers_encode(&b, orig, orig_len);
+	if (!rc)
+		rc = ly_outbox_headers_encode(&b, ours, LY_ARRAY_LEN(ours));
+	if (rc || !b.data) {
+		ly_buf_free(&b);
+		return LY_ENOMEM;
+	}
+	row->customer_id = "";
+	row->topic = cfg->topic_dlq;
+	row->key = held->key;
+	row->key_len = held->key_len;
+	row->message_id = NULL;
+	row->payload = held->payload;
+	row->payload_len = held->payload_len;
+	row->headers = ly_arena_strndup(arena, b.data, b.len);
+	row->headers_len = b.len;
+	ly_buf_free(&b);
+	return row->headers ? 0 : LY_ENOMEM;
+}
+
+/* ---- writing ---- */
+
+int ly_apply_write(ly_store_t *store, const ly_config_t *cfg,
+		   const ly_program_t *program, const ly_engine_shared_t *shared,
+		   ly_customer_state_t *states, size_t states_len,
+		   const ly_applied_list_t *list, const ly_apply_extra_t *extra,
+		   ly_arena_t *arena, char *errstr, size_t errstr_size)
+{
+	size_t np = 0, nc = 0, nr = 0, nq = 0, nops = 0, nremote = 0;
+	for (size_t i = 0; i < list->len; i++) {
+		const ly_applied_t *a = &list->items[i];
+		np += a->fx.postings_len;
+		nc += a->fx.codes_len;
+		nq += a->fx.request_applied;
+		nremote += a->fx.remote_len;
+		nops += a->fx.voids != NULL;
+		if (a->ev->type == LY_EV_ORDER_PAID)
+			nops += a->ev->u.order_paid.coupon_codes_len;
+	}
+	const size_t rows_cap = np + list->len + extra->rows_len;
+	ly_store_posting_t *postings = ly_arena_alloc(arena, (np + 1) * sizeof(*postings));
+	ly_store_code_t *codes = ly_arena_alloc(arena, (nc + 1) * sizeof(*codes));
+	ly_store_outbox_row_t *rows = ly_arena_alloc(arena, (rows_cap + 1) * sizeof(*rows));
+	ly_store_request_row_t *reqs = ly_arena_alloc(arena, (nq + 1) * sizeof(*reqs));
+	ly_store_code_op_t *ops = ly_arena_alloc(arena, (nops + 1) * sizeof(*ops));
+	const ly_event_t **remote = ly_arena_alloc(arena, (nremote + 1) * sizeof(*remote));
+	if (!postings || !codes || !rows || !reqs || !ops || !remote)
+		return LY_ENOMEM;
+	np = nc = nq = nops = nremote = 0;
+	int rc = 0;
+	for (size_t i = 0; i < list->len && !rc; i++) {
+		const ly_applied_t *a = &list->items[i];
+		const ly_event_t *ev = a->ev;
+		/* The offers that point at these codes are not published by
+		 * this version (ly_worker_check_program refuses `offer`); the
+		 * codes are kept. */
+		for (size_t k = 0; k < a->fx.codes_len; k++) {
+			codes[nc].ev = ev;
+			codes[nc++].code = &a->fx.codes[k];
+		}
+		for (size_t k = 0; k < a->fx.postings_len && !rc; k++) {
+			postings[np].ev = ev;
+			postings[np++].posting = &a->fx.postings[k];
+			rc = points_changed_row(&rows[nr++], cfg, ev, &a->fx.postings[k], arena);
+		}
+		if (!rc && ev->trigger == LY_TRIGGER_TIER_CHANGED)
+			rc = tier_changed_row(&rows[nr++], cfg, program, ev, arena);
+		if (!rc && ev->type == LY_EV_POINTS_REDEEM && a->fx.request_applied)
+			rc = redemption_row(&rows[nr++], cfg, ev, &a->fx, arena);
+		if (a->fx.request_applied)
+			reqs[nq++] = (ly_store_request_row_t){ev, a->fx.request_outcome};
+		for (size_t k = 0; k < a->fx.remote_len; k++)
+			remote[nremote++] = &a->fx.remote[k];
+		if (ev->type == LY_EV_ORDER_PAID)
+			for (size_t k = 0; k < ev->u.order_paid.coupon_codes_len; k++)
+				ops[nops++] = (ly_store_code_op_t){
+					ev, ev->u.order_paid.coupon_codes[k], NULL};
+		if (a->fx.voids)
+			ops[nops++] = (ly_store_code_op_t){ev, NULL, a->fx.voids->event_id};
+	}
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < extra->rows_len; i++)
+		rows[nr++] = extra->rows[i];
+	rc = ly_store_write_postings(store, program->version, postings, np, arena,
+				     errstr, errstr_size);
+	if (!rc)
+		rc = ly_store_write_balances(store, states, states_len, arena, errstr,
+					     errstr_size);
+	if (!rc)
+		rc = ly_store_write_lifecycle(store, program, states, states_len, arena,
+					      errstr, errstr_size);
+	if (!rc)
+		rc = ly_store_write_held(store, extra->held, extra->held_len, errstr,
+					 errstr_size);
+	if (!rc)
+		rc = ly_store_write_requests(store, reqs, nq, errstr, errstr_size);
+	if (!rc)
+		rc = ly_store_write_limits(store, program, states, states_len, arena,
+					   errstr, errstr_size);
+	if (!rc)
+		rc = ly_store_write_codes(store, program->version, shared->code_secret,
+					  shared->code_secret_len, codes, nc, arena,
+					  errstr, errstr_size);
+	if (!rc)
+		rc = ly_store_code_ops(store, ops, nops, errstr, errstr_size);
+	if (!rc)
+		rc = ly_store_queue_triggers(store, remote, nremote, errstr, errstr_size);
+	if (!rc)
+		rc = ly_store_write_outbox(store, rows, nr, arena, errstr, errstr_size);
+	return rc;
+}
