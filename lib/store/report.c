@@ -69,12 +69,18 @@ int ly_store_erase(ly_store_t *s, const char *customer_id, ly_erasure_t *out,
 				   errstr, errstr_size);
 	if (rc)
 		return rc;
-	/* The row lock every writer of this customer takes first. */
-	rc = ly_st_exec_params(s, &res, "erase: lock",
-			       "SELECT first_name IS NOT NULL, birth_date IS NOT NULL, "
-			       "       erased_at IS NOT NULL "
-			       "FROM customers WHERE customer_id = $1 FOR UPDATE",
+	/* The row lock every writer of this customer takes first (the
+	 * balances row: ly_store_lock_customers), so a batch that loaded the
+	 * profile before cannot write the name back after. */
+	rc = ly_st_exec_params(s, NULL, "erase: lock",
+			       "SELECT 1 FROM balances WHERE customer_id = $1 FOR UPDATE",
 			       1, params, NULL, NULL, 0, errstr, errstr_size);
+	if (!rc)
+		rc = ly_st_exec_params(s, &res, "erase: lock",
+				       "SELECT first_name IS NOT NULL, birth_date IS NOT NULL, "
+				       "       erased_at IS NOT NULL "
+				       "FROM customers WHERE customer_id = $1 FOR UPDATE",
+				       1, params, NULL, NULL, 0, errstr, errstr_size);
 	if (rc)
 		goto out;
 	if (PQntuples(res) == 0) {

@@ -1863,10 +1863,239 @@ static void test_batch_split_determinism(void **state)
 	ly_buf_free(&want);
 }
 
+/* ---- the lifecycle (docs/lifecycle.md) ---- */
+
+#define LIFE "version: 1\nprogram: {name: shop, timezone: Europe/Istanbul}\n" \
+	"points: {pending_days: 14, expire_days: 365, expiry_reminder_days: 30}\n" \
+	"rewards: [{id: tl50, cost: 500, issue: {discount: {amount: 5000, valid_days: 30}}}]\n" \
+	"rules:\n" \
+	"  - {id: base, on: order.paid, earn: {per: 100, points: 1, of: order.total}}\n" \
+	"  - {id: bonus, on: order.paid, earn: {points: 25, pending: false}}\n" \
+	"  - {id: review, on: review.submitted, earn: {points: 50}}\n" \
+	"  - {id: bday, on: customer.birthday, earn: {points: 7}}\n" \
+	"  - {id: nudge, on: points.expiring, earn: {points: 1}}\n"
+
+static ly_event_t refund_of(const char *order_id, int64_t amount, const char *id)
+{
+	ly_event_t ev = {.id = id, .source = "shop", .type = LY_EV_ORDER_REFUNDED,
+			 .time_us = EVENT_TIME_US + DAY_US, .customer_id = "c-1"};
+	ev.u.refund.order_id = order_id;
+	ev.u.refund.has_amount = amount >= 0;
+	ev.u.refund.amount = amount;
+	return ev;
+}
+
+/* Refunds in pieces reverse what one refund of the sum would, per rule,
+ * from the order's pending lot first, then from available points. */
+static void test_refund_per_rule(void **state)
+{
+	fixture_t *f = *state;
+	load(f, LIFE);
+	ly_customer_state_t a = {.customer_id = "c-1"}, b = a;
+	ly_event_t order = order_paid(120000);
+	order.u.order_paid.order_id = "o-r1";
+	apply_ok(f, &a, &order);
+	apply_ok(f, &b, &order);
+	assert_int_equal(a.pending, 1200);
+	assert_int_equal(a.available, 25);
+
+	ly_event_t r1 = refund_of("o-r1", 30000, "r-1");
+	ly_effects_t out = apply_ok(f, &a, &r1);
+	assert_int_equal(out.postings_len, 2);
+	assert_string_equal(out.postings[0].rule_id, "base");
+	assert_int_equal(out.postings[0].delta_pending, -300); /* 1200*30000/120000 */
+	assert_int_equal(out.postings[0].delta_available, 0);
+	assert_string_equal(out.postings[0].reason, "refund 30000 of 120000: floor(1200*30000/120000)-0");
+	assert_string_equal(out.postings[1].rule_id, "bonus");
+	assert_int_equal(out.postings[1].delta_available, -6); /* floor(6.25) */
+	assert_non_null(out.voids);
+	ly_event_t r2 = refund_of("o-r1", 50000, "r-2");
+	out = apply_ok(f, &a, &r2);
+	assert_int_equal(out.postings[0].delta_pending, -500); /* 800 - 300 */
+	assert_int_equal(out.postings[1].delta_available, -10); /* floor(16.66) - 6 */
+	/* one refund of the same sum */
+	ly_event_t r3 = refund_of("o-r1", 80000, "r-3");
+	apply_ok(f, &b, &r3);
+	assert_int_equal(a.pending, b.pending);
+	assert_int_equal(a.available, b.available);
+	assert_int_equal(a.pending, 400);
+	assert_int_equal(a.available, 9);
+	/* the rest, then nothing more */
+	ly_event_t cancel = refund_of("o-r1", -1, "r-4");
+	cancel.type = LY_EV_ORDER_CANCELLED;
+	apply_ok(f, &a, &cancel);
+	assert_int_equal(a.pending, 0);
+	assert_int_equal(a.available, 0);
+	assert_int_equal(a.lifetime_spend, 0);
+	out = apply_ok(f, &a, &cancel);
+	assert_int_equal(out.postings_len, 0);
+	/* the pending lot is empty, the available one too */
+	for (size_t i = 0; i < a.lots_len; i++)
+		assert_int_equal(a.lots[i].remaining, 0);
+	assert_int_equal(a.order_count, 1); /* refunds do not lower it */
+}
+
+/* A refund before its order is held, then applied right after it. */
+static void test_refund_held(void **state)
+{
+	fixture_t *f = *state;
+	load(f, LIFE);
+	ly_customer_state_t cs = {.customer_id = "c-1"};
+	ly_event_t r = refund_of("o-h1", 60000, "r-h1");
+	ly_effects_t out = apply_ok(f, &cs, &r);
+	assert_true(out.held);
+	assert_int_equal(out.postings_len, 0);
+	assert_int_equal(cs.held_len, 1);
+	ly_event_t order = order_paid(120000);
+	order.u.order_paid.order_id = "o-h1";
+	out = apply_ok(f, &cs, &order);
+	assert_int_equal(out.triggers_len, 2); /* segment change, the refund */
+	assert_int_equal(out.triggers[1].type, LY_EV_ORDER_REFUNDED);
+	assert_true(cs.held[0].applied);
+	out = apply_ok(f, &cs, &out.triggers[1]);
+	assert_int_equal(out.postings_len, 2);
+	assert_int_equal(cs.pending, 600);
+	assert_int_equal(cs.available, 13); /* 25 - floor(12.5) */
+}
+
+/* Redemptions: never a negative balance, once per request; adjustments
+ * may make a debt, which the next credit pays first. */
+static void test_redeem_and_adjust(void **state)
+{
+	fixture_t *f = *state;
+	load(f, LIFE);
+	ly_customer_state_t cs = {.customer_id = "c-1"};
+	ly_event_t ev = {.id = "q-1", .source = "shop", .type = LY_EV_POINTS_REDEEM,
+			 .time_us = EVENT_TIME_US, .customer_id = "c-1"};
+	ev.u.redeem = (ly_redeem_t){"req-1", "tl50"};
+	ly_effects_t out = apply_ok(f, &cs, &ev);
+	assert_true(out.request_applied);
+	assert_string_equal(out.reject_reason, "insufficient_points");
+	assert_int_equal(out.postings_len, 0);
+	ev.id = "q-2";
+	ev.u.redeem = (ly_redeem_t){"req-2", "nope"};
+	out = apply_ok(f, &cs, &ev);
+	assert_string_equal(out.reject_reason, "unknown_reward");
+
+	ly_event_t adj = {.id = "a-1", .source = "ops", .type = LY_EV_POINTS_ADJUST,
+			  .time_us = EVENT_TIME_US, .customer_id = "c-1"};
+	adj.u.adjust = (ly_adjust_t){"adj-1", 600, "goodwill"};
+	out = apply_ok(f, &cs, &adj);
+	assert_string_equal(out.postings[0].reason, "adjust: goodwill");
+	assert_int_equal(cs.available, 600);
+	ev.id = "q-3";
+	ev.u.redeem = (ly_redeem_t){"req-3", "tl50"};
+	out = apply_ok(f, &cs, &ev);
+	assert_null(out.reject_reason);
+	assert_int_equal(out.postings[0].delta_available, -500);
+	assert_int_equal(out.codes_len, 1);
+	assert_string_equal(out.codes[0].rule_id, "reward:tl50");
+	assert_ptr_equal(out.reward_code, &out.codes[0]);
+	assert_int_equal(cs.available, 100);
+	assert_int_equal(cs.lots[0].remaining, 100);
+	/* the same request again: nothing */
+	ev.id = "q-4";
+	out = apply_ok(f, &cs, &ev);
+	assert_false(out.request_applied);
+	assert_int_equal(out.postings_len, 0);
+	assert_int_equal(cs.available, 100);
+
+	adj.id = "a-2";
+	adj.u.adjust = (ly_adjust_t){"adj-2", -180, "claw back"};
+	apply_ok(f, &cs, &adj);
+	assert_int_equal(cs.available, -80);
+	assert_int_equal(cs.lots[0].remaining, 0);
+	ly_event_t rv = review_submitted();
+	apply_ok(f, &cs, &rv); /* +50: pays 50 of the debt */
+	assert_int_equal(cs.available, -30);
+	assert_int_equal(cs.lots[cs.lots_len - 1].points, 50);
+	assert_int_equal(cs.lots[cs.lots_len - 1].remaining, 0);
+	rv.id = "evt-3";
+	apply_ok(f, &cs, &rv); /* +50: 30 to the debt, 20 kept */
+	assert_int_equal(cs.available, 20);
+	assert_int_equal(cs.lots[cs.lots_len - 1].remaining, 20);
+}
+
+/* Runs the scheduler's work at now; returns how many items it did. */
+static size_t tick_all(fixture_t *f, ly_customer_state_t *cs, int64_t now, ly_buf_t *log)
+{
+	size_t n = 0;
+	for (;;) {
+		ly_effects_t out;
+		ly_event_t ev;
+		char err[256] = "";
+		int rc = ly_engine_tick(&out, &ev, f->program, &f->shared, cs, now, f->arena,
+					err, sizeof(err));
+		if (rc == LY_ENOTFOUND)
+			return n;
+		assert_int_equal(rc, 0);
+		n++;
+		if (!ev.id)
+			continue;
+		char when[40];
+		ly_time_format_rfc3339(ev.time_us, when, sizeof(when));
+		ly_buf_printf(log, "%s %s %s", when,
+			      out.postings_len && out.postings[0].kind ? out.postings[0].kind
+								      : ly_event_name(&ev),
+			      ev.id);
+		for (size_t k = 0; k < out.postings_len; k++)
+			ly_buf_printf(log, " %+lld/%+lld", (long long)out.postings[k].delta_available,
+				      (long long)out.postings[k].delta_pending);
+		ly_buf_puts(log, "\n");
+	}
+}
+
+/* Releases, expiry reminders, expiries, birthdays and segments, each at
+ * its own instant, in time order, and nothing twice. */
+static void test_tick(void **state)
+{
+	fixture_t *f = *state;
+	load(f, LIFE "lifecycle: {at_risk_days: 60, lost_days: 120}\n");
+	ly_customer_state_t cs = {.customer_id = "c-1"};
+	ly_event_t reg = {.id = "reg", .source = "shop", .type = LY_EV_CUSTOMER_REGISTERED,
+			  .time_us = at("2026-01-05T10:00:00+03:00"), .customer_id = "c-1"};
+	reg.u.customer = (ly_customer_data_t){.birth_date = "1990-03-20",
+					      .consent_email = LY_UNSET,
+					      .consent_sms = LY_UNSET};
+	apply_ok(f, &cs, &reg);
+	ly_event_t order = order_paid(100000);
+	order.time_us = at("2026-01-10T12:00:00+03:00");
+	apply_ok(f, &cs, &order);
+	assert_int_equal(cs.next_due_us, at("2026-01-24T12:00:00+03:00")); /* the release */
+	ly_buf_t log = {0};
+	/* nothing before it is due */
+	assert_int_equal(tick_all(f, &cs, at("2026-01-24T11:59:59+03:00"), &log), 0);
+	tick_all(f, &cs, at("2027-03-01T00:00:00+03:00"), &log);
+	assert_non_null(log.data);
+	assert_string_equal(log.data,
+		/* the order's pending points at 10 Jan 12:00 + 14 days */
+		"2026-01-24T09:00:00Z points.released evt-1 +1000/-1000\n"
+		/* local midnight of 10 Jan + 60 days, + 120 days */
+		"2026-03-10T21:00:00Z customer.segment_changed segment:c-1:at_risk:2026-03-11\n"
+		"2026-03-19T21:00:00Z customer.birthday birthday:c-1:2026 +7/+0\n"
+		"2026-05-09T21:00:00Z customer.segment_changed segment:c-1:lost:2026-05-10\n"
+		/* 30 days before each expiry day; the nudge earns 1 */
+		"2026-12-11T09:00:00Z points.expiring expiring:c-1:2027-01-10 +1/+0\n"
+		"2026-12-25T09:00:00Z points.expiring expiring:c-1:2027-01-24 +1/+0\n"
+		/* each lot 365 days after it became available */
+		"2027-01-10T09:00:00Z points.expired evt-1 -25/+0\n"
+		"2027-01-24T09:00:00Z points.expired evt-1 -1000/+0\n"
+		"2027-02-17T21:00:00Z points.expiring expiring:c-1:2027-03-20 +1/+0\n");
+	assert_int_equal(cs.segment, LY_SEGMENT_LOST);
+	assert_int_equal(cs.available, 7 + 3);
+	/* again at the same instant: nothing twice */
+	assert_int_equal(tick_all(f, &cs, at("2027-03-01T00:00:00+03:00"), &log), 0);
+	ly_buf_free(&log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fixed_earn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refund_per_rule, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refund_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redeem_and_adjust, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tick, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_proportional_earn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending_order_points, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending_false, setup, teardown),
