@@ -40,6 +40,13 @@ ly_arena_t *ly_arena_new(size_t block_size);
 void *ly_arena_alloc(ly_arena_t *arena, size_t size);
 /* NUL-terminated copy of s[0..len). */
 char *ly_arena_strndup(ly_arena_t *arena, const char *s, size_t len);
+/*
+ * Appends one zeroed element of size bytes to the array *items (len used,
+ * cap room) in arena, doubling it (from min_cap) when full; the old block
+ * stays in the arena. Returns the element, or NULL when out of memory.
+ */
+void *ly_arena_push(ly_arena_t *arena, void **items, size_t *len, size_t *cap,
+		    size_t size, size_t min_cap);
 char *ly_arena_strdup(ly_arena_t *arena, const char *s);
 char *ly_arena_printf(ly_arena_t *arena, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -558,18 +558,10 @@ ly_limit_count_t *ly_customer_limit_append(ly_customer_state_t *cs,
 					   uint32_t rule, const char *period,
 					   int64_t count, ly_arena_t *arena)
 {
-	if (cs->limits_len == cs->limits_cap) {
-		size_t cap = cs->limits_cap * 2 + 4;
-		ly_limit_count_t *grown = ly_arena_alloc(arena, cap * sizeof(*grown));
-		if (!grown)
-			return NULL;
-		if (cs->limits_len)
-			memcpy(grown, cs->limits, cs->limits_len * sizeof(*grown));
-		cs->limits = grown;
-		cs->limits_cap = cap;
-	}
-	ly_limit_count_t *c = &cs->limits[cs->limits_len++];
-	memset(c, 0, sizeof(*c));
+	ly_limit_count_t *c = ly_arena_push(arena, (void **)&cs->limits, &cs->limits_len,
+					    &cs->limits_cap, sizeof(*c), 4);
+	if (!c)
+		return NULL;
 	c->rule = rule;
 	snprintf(c->period, sizeof(c->period), "%s", period);
 	c->count = count;
@@ -911,19 +903,10 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 	}
 	if (refund && !lc_order_find(state, ev->u.refund.order_id)) {
 		/* before its order: kept until the order comes */
-		ly_held_t *h = NULL;
-		if (state->held_len == state->held_cap) {
-			size_t cap = state->held_cap ? state->held_cap * 2 : 4;
-			ly_held_t *n = ly_arena_alloc(arena, cap * sizeof(*n));
-			if (!n)
-				return LY_ENOMEM;
-			if (state->held_len)
-				memcpy(n, state->held, state->held_len * sizeof(*n));
-			state->held = n;
-			state->held_cap = cap;
-		}
-		h = &state->held[state->held_len++];
-		memset(h, 0, sizeof(*h));
+		ly_held_t *h = ly_arena_push(arena, (void **)&state->held, &state->held_len,
+					     &state->held_cap, sizeof(*h), 4);
+		if (!h)
+			return LY_ENOMEM;
 		h->ev = *ev;
 		h->is_new = 1;
 		out->held = 1;

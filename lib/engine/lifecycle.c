@@ -17,25 +17,6 @@
 
 /* ---- small things ---- */
 
-/* Appends one element to an arena array of elements of size sz. */
-static void *grow(ly_arena_t *arena, void **items, size_t *len, size_t *cap,
-		  size_t sz)
-{
-	if (*len == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 8;
-		void *n = ly_arena_alloc(arena, ncap * sz);
-		if (!n)
-			return NULL;
-		if (*len)
-			memcpy(n, *items, *len * sz);
-		*items = n;
-		*cap = ncap;
-	}
-	void *slot = (char *)*items + (*len)++ * sz;
-	memset(slot, 0, sz);
-	return slot;
-}
-
 /* floor(a × b / c) for 0 <= b <= c, c > 0: at most a. */
 static int64_t scaled(int64_t a, int64_t b, int64_t c)
 {
@@ -280,8 +261,8 @@ static ly_lot_t *lot_add(ly_customer_state_t *cs, const ly_event_t *ev,
 			 const ly_posting_t *p, int64_t points, int released,
 			 ly_arena_t *arena)
 {
-	ly_lot_t *l = grow(arena, (void **)&cs->lots, &cs->lots_len, &cs->lots_cap,
-			   sizeof(*l));
+	ly_lot_t *l = ly_arena_push(arena, (void **)&cs->lots, &cs->lots_len,
+				    &cs->lots_cap, sizeof(*l), 8);
 	if (!l)
 		return NULL;
 	l->event_source = ev->source;
@@ -325,8 +306,8 @@ static int category_add(ly_customer_state_t *cs, const char *name, int64_t amoun
 			cs->categories[i].amount += amount;
 			return 0;
 		}
-	ly_amount_t *a = grow(arena, (void **)&cs->categories, &cs->categories_len,
-			      &cs->categories_cap, sizeof(*a));
+	ly_amount_t *a = ly_arena_push(arena, (void **)&cs->categories, &cs->categories_len,
+				    &cs->categories_cap, sizeof(*a), 8);
 	if (!a)
 		return LY_ENOMEM;
 	a->name = name;
@@ -398,8 +379,8 @@ static int commit_order(const ly_program_t *program, ly_customer_state_t *cs,
 			size_t n, ly_arena_t *arena)
 {
 	const ly_order_paid_t *op = &ev->u.order_paid;
-	ly_order_t *o = grow(arena, (void **)&cs->orders, &cs->orders_len,
-			     &cs->orders_cap, sizeof(*o));
+	ly_order_t *o = ly_arena_push(arena, (void **)&cs->orders, &cs->orders_len,
+				    &cs->orders_cap, sizeof(*o), 8);
 	if (!o)
 		return LY_ENOMEM;
 	o->order_id = op->order_id;
@@ -479,8 +460,8 @@ int lc_commit(ly_effects_t *out, const ly_program_t *program,
 		return commit_refund(program, cs, out, ev, arena);
 	case LY_EV_POINTS_REDEEM:
 	case LY_EV_POINTS_ADJUST: {
-		const char **r = grow(arena, (void **)&cs->requests, &cs->requests_len,
-				      &cs->requests_cap, sizeof(*r));
+		const char **r = ly_arena_push(arena, (void **)&cs->requests, &cs->requests_len,
+				    &cs->requests_cap, sizeof(*r), 8);
 		if (!r)
 			return LY_ENOMEM;
 		*r = ev->type == LY_EV_POINTS_REDEEM ? ev->u.redeem.request_id

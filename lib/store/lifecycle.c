@@ -214,20 +214,12 @@ static int load_lots(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
 		ly_customer_state_t *cs = state_of(m, PQgetvalue(res, r, 0));
 		if (!cs || cs->lots_partial)
 			continue;
-		if (cs->lots_len == cs->lots_cap) {
-			size_t cap = cs->lots_cap ? cs->lots_cap * 2 : 16;
-			ly_lot_t *n = ly_arena_alloc(arena, cap * sizeof(*n));
-			if (!n) {
-				PQclear(res);
-				return LY_ENOMEM;
-			}
-			if (cs->lots_len)
-				memcpy(n, cs->lots, cs->lots_len * sizeof(*n));
-			cs->lots = n;
-			cs->lots_cap = cap;
+		ly_lot_t *l = ly_arena_push(arena, (void **)&cs->lots, &cs->lots_len,
+					    &cs->lots_cap, sizeof(*l), 16);
+		if (!l) {
+			PQclear(res);
+			return LY_ENOMEM;
 		}
-		ly_lot_t *l = &cs->lots[cs->lots_len++];
-		memset(l, 0, sizeof(*l));
 		l->lot_id = atoll(PQgetvalue(res, r, 1));
 		l->event_source = text(res, r, 2, arena);
 		l->event_id = text(res, r, 3, arena);
@@ -292,20 +284,12 @@ static int load_orders(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
 			seen = strcmp(cs->orders[k].order_id, order_id) == 0;
 		if (seen)
 			continue;
-		if (cs->orders_len == cs->orders_cap) {
-			size_t cap = cs->orders_cap ? cs->orders_cap * 2 : 8;
-			ly_order_t *n = ly_arena_alloc(arena, cap * sizeof(*n));
-			if (!n) {
-				rc = LY_ENOMEM;
-				break;
-			}
-			if (cs->orders_len)
-				memcpy(n, cs->orders, cs->orders_len * sizeof(*n));
-			cs->orders = n;
-			cs->orders_cap = cap;
+		ly_order_t *o = ly_arena_push(arena, (void **)&cs->orders, &cs->orders_len,
+					      &cs->orders_cap, sizeof(*o), 8);
+		if (!o) {
+			rc = LY_ENOMEM;
+			break;
 		}
-		ly_order_t *o = &cs->orders[cs->orders_len++];
-		memset(o, 0, sizeof(*o));
 		o->order_id = ly_arena_strdup(arena, order_id);
 		o->event_source = text(res, r, 2, arena);
 		o->event_id = text(res, r, 3, arena);
@@ -344,28 +328,38 @@ static int load_orders(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
 	return rc;
 }
 
-static int load_held(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
-		     ly_arena_t *arena, char *errstr, size_t errstr_size)
+/* Runs sql with $1 the customers and $2 the keys of keys (a text[] each). */
+static int query_pairs(ly_store_t *s, PGresult **res, const char *what,
+		       const char *sql, const ly_store_key_t *keys, size_t n,
+		       char *errstr, size_t errstr_size)
 {
 	pg_array_t a[2] = {{{0}}};
 	const char *params[2];
-	PGresult *res = NULL;
-	if (nd->held_len == 0)
-		return 0;
-	for (size_t i = 0; i < nd->held_len; i++) {
-		ly_st_arr_str(&a[0], nd->held[i].state->customer_id);
-		ly_st_arr_str(&a[1], nd->held[i].key);
+	for (size_t i = 0; i < n; i++) {
+		ly_st_arr_str(&a[0], keys[i].state->customer_id);
+		ly_st_arr_str(&a[1], keys[i].key);
 	}
 	int rc = ly_st_arrs_end(a, 2, params, errstr, errstr_size);
 	if (!rc)
-		rc = ly_st_exec_params(
+		rc = ly_st_exec_params(s, res, what, sql, 2, params, NULL, NULL, 0, errstr,
+				       errstr_size);
+	ly_st_arrs_free(a, 2);
+	return rc;
+}
+
+static int load_held(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
+		     ly_arena_t *arena, char *errstr, size_t errstr_size)
+{
+	PGresult *res = NULL;
+	if (nd->held_len == 0)
+		return 0;
+	int rc = query_pairs(
 			s, &res, "postgres: load held refunds",
 			"SELECT customer_id, event_source, event_id, order_id, cancel, amount, "
 			"(extract(epoch FROM event_time) * 1000000)::bigint FROM held_refunds WHERE (customer_id, order_id) IN "
 			"(SELECT * FROM unnest($1::text[], $2::text[])) "
 			"ORDER BY customer_id, topic, partition, \"offset\"",
-			2, params, NULL, NULL, 0, errstr, errstr_size);
-	ly_st_arrs_free(a, 2);
+			nd->held, nd->held_len, errstr, errstr_size);
 	if (rc)
 		return rc;
 	for (int r = 0; r < PQntuples(res); r++) {
@@ -378,20 +372,12 @@ static int load_held(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
 			       strcmp(cs->held[k].ev.source, PQgetvalue(res, r, 1)) == 0;
 		if (seen)
 			continue;
-		if (cs->held_len == cs->held_cap) {
-			size_t cap = cs->held_cap ? cs->held_cap * 2 : 4;
-			ly_held_t *n = ly_arena_alloc(arena, cap * sizeof(*n));
-			if (!n) {
-				PQclear(res);
-				return LY_ENOMEM;
-			}
-			if (cs->held_len)
-				memcpy(n, cs->held, cs->held_len * sizeof(*n));
-			cs->held = n;
-			cs->held_cap = cap;
+		ly_held_t *h = ly_arena_push(arena, (void **)&cs->held, &cs->held_len,
+					     &cs->held_cap, sizeof(*h), 4);
+		if (!h) {
+			PQclear(res);
+			return LY_ENOMEM;
 		}
-		ly_held_t *h = &cs->held[cs->held_len++];
-		memset(h, 0, sizeof(*h));
 		h->ev.source = text(res, r, 1, arena);
 		h->ev.id = text(res, r, 2, arena);
 		h->ev.type = is_true(res, r, 4) ? LY_EV_ORDER_CANCELLED : LY_EV_ORDER_REFUNDED;
@@ -412,42 +398,24 @@ static int load_held(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
 static int load_requests(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
 			 ly_arena_t *arena, char *errstr, size_t errstr_size)
 {
-	pg_array_t a[2] = {{{0}}};
-	const char *params[2];
 	PGresult *res = NULL;
 	if (nd->requests_len == 0)
 		return 0;
-	for (size_t i = 0; i < nd->requests_len; i++) {
-		ly_st_arr_str(&a[0], nd->requests[i].state->customer_id);
-		ly_st_arr_str(&a[1], nd->requests[i].key);
-	}
-	int rc = ly_st_arrs_end(a, 2, params, errstr, errstr_size);
-	if (!rc)
-		rc = ly_st_exec_params(s, &res, "postgres: load requests",
-				       "SELECT customer_id, request_id FROM requests "
-				       "WHERE (customer_id, request_id) IN "
-				       "(SELECT * FROM unnest($1::text[], $2::text[]))",
-				       2, params, NULL, NULL, 0, errstr, errstr_size);
-	ly_st_arrs_free(a, 2);
+	int rc = query_pairs(s, &res, "postgres: load requests",
+			     "SELECT customer_id, request_id FROM requests "
+			     "WHERE (customer_id, request_id) IN "
+			     "(SELECT * FROM unnest($1::text[], $2::text[]))",
+			     nd->requests, nd->requests_len, errstr, errstr_size);
 	if (rc)
 		return rc;
 	for (int r = 0; r < PQntuples(res); r++) {
 		ly_customer_state_t *cs = state_of(m, PQgetvalue(res, r, 0));
 		if (!cs)
 			continue;
-		if (cs->requests_len == cs->requests_cap) {
-			size_t cap = cs->requests_cap ? cs->requests_cap * 2 : 4;
-			const char **n = ly_arena_alloc(arena, cap * sizeof(*n));
-			if (!n) {
-				PQclear(res);
-				return LY_ENOMEM;
-			}
-			if (cs->requests_len)
-				memcpy(n, cs->requests, cs->requests_len * sizeof(*n));
-			cs->requests = n;
-			cs->requests_cap = cap;
-		}
-		if (!(cs->requests[cs->requests_len++] = text(res, r, 1, arena))) {
+		const char **req = ly_arena_push(arena, (void **)&cs->requests,
+						 &cs->requests_len, &cs->requests_cap,
+						 sizeof(*req), 4);
+		if (!req || !(*req = text(res, r, 1, arena))) {
 			PQclear(res);
 			return LY_ENOMEM;
 		}

@@ -100,6 +100,24 @@ char *ly_arena_strndup(ly_arena_t *a, const char *s, size_t len)
 	return p;
 }
 
+void *ly_arena_push(ly_arena_t *arena, void **items, size_t *len, size_t *cap,
+		    size_t size, size_t min_cap)
+{
+	if (*len == *cap) {
+		size_t ncap = *cap ? *cap * 2 : min_cap;
+		void *n = ly_arena_alloc(arena, ncap * size);
+		if (!n)
+			return NULL;
+		if (*len)
+			memcpy(n, *items, *len * size);
+		*items = n;
+		*cap = ncap;
+	}
+	void *slot = (char *)*items + (*len)++ * size;
+	memset(slot, 0, size);
+	return slot;
+}
+
 char *ly_arena_strdup(ly_arena_t *a, const char *s)
 {
 	return ly_arena_strndup(a, s, strlen(s));

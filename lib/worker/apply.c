@@ -10,19 +10,8 @@
 
 ly_applied_t *ly_applied_add(ly_applied_list_t *list, ly_arena_t *arena)
 {
-	if (list->len == list->cap) {
-		size_t cap = list->cap ? list->cap * 2 : 64;
-		ly_applied_t *n = ly_arena_alloc(arena, cap * sizeof(*n));
-		if (!n)
-			return NULL;
-		if (list->len)
-			memcpy(n, list->items, list->len * sizeof(*n));
-		list->items = n;
-		list->cap = cap;
-	}
-	ly_applied_t *a = &list->items[list->len++];
-	memset(a, 0, sizeof(*a));
-	return a;
+	return ly_arena_push(arena, (void **)&list->items, &list->len, &list->cap,
+			     sizeof(ly_applied_t), 64);
 }
 
 int ly_apply_chain(ly_applied_list_t *list, size_t root, const ly_program_t *program,
