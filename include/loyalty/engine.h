@@ -116,7 +116,7 @@ typedef struct ly_customer_state {
 	const char *locale;       /* NULL: the program's */
 	const char *first_name;   /* NULL: unknown */
 	int consent_email, consent_sms;
-	int birth_month, birth_day; /* 0: unknown */
+	int birth_year, birth_month, birth_day; /* 0: unknown */
 	/* limit counts: those the caller loaded, and those the engine adds
 	 * (in the arena it is handed) */
 	ly_limit_count_t *limits;
@@ -130,6 +130,7 @@ typedef struct ly_customer_state {
 	ly_amount_t *categories; /* net spend per category */
 	size_t categories_len, categories_cap;
 	const char *referred_by; /* NULL: none */
+	int64_t referred_at_us;  /* the event time it became known */
 	int referral_done;
 	int birthday_year;  /* the last year a birthday fired (or passed) */
 	int64_t tier_due_us; /* when the tier must be evaluated again; 0: never */

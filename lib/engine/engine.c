@@ -835,8 +835,8 @@ static int update_profile(ly_effects_t *out, const ly_program_t *program,
 	if (c->consent_sms != LY_UNSET)
 		cs->consent_sms = c->consent_sms == LY_TRUE;
 	if (c->birth_date) {
-		int y;
-		if (ly_date_parse(c->birth_date, &y, &cs->birth_month, &cs->birth_day))
+		if (ly_date_parse(c->birth_date, &cs->birth_year, &cs->birth_month,
+				  &cs->birth_day))
 			return LY_EINVAL; /* the decoder validated it */
 	}
 	cs->profile_changed = 1;

@@ -513,7 +513,10 @@ static int referral(ly_effects_t *out, ly_customer_state_t *cs,
 	t->source = ev->source;
 	t->type = LY_EV__COUNT;
 	t->trigger = LY_TRIGGER_REFERRAL_QUALIFIED;
-	t->time_us = ev->time_us;
+	/* when both facts are known, whichever event came last: the same
+	 * whichever topic is read first */
+	t->time_us = cs->first_order_us > cs->referred_at_us ? cs->first_order_us
+							      : cs->referred_at_us;
 	t->customer_id = cs->referred_by;
 	t->u.referral.referred = cs->customer_id;
 	if (!t->id)
@@ -548,6 +551,7 @@ int lc_profile(ly_effects_t *out, const ly_program_t *program,
 	if (c->referred_by && !cs->referred_by &&
 	    strcmp(c->referred_by, cs->customer_id) != 0) {
 		cs->referred_by = c->referred_by;
+		cs->referred_at_us = ev->time_us;
 		cs->profile_changed = 1;
 	}
 	if (c->birth_date)

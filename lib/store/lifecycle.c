@@ -113,6 +113,8 @@ int ly_store_load_profiles(ly_store_t *s, const ly_program_t *program,
 			s, &res, "postgres: load profiles",
 			"SELECT customer_id, first_name, locale, "
 			"extract(month FROM birth_date)::int, extract(day FROM birth_date)::int, "
+			"extract(year FROM birth_date)::int, "
+			"(extract(epoch FROM referred_at) * 1000000)::bigint, "
 			"consent_email, consent_sms, referred_by, referral_done, order_count, "
 			"lifetime_spend, (extract(epoch FROM first_order_at) * 1000000)::bigint, (extract(epoch FROM last_order_at) * 1000000)::bigint, clv, "
 			"to_json(categories)::text, to_json(category_spend)::text, tier, segment, "
@@ -130,21 +132,23 @@ int ly_store_load_profiles(ly_store_t *s, const ly_program_t *program,
 		cs->locale = text(res, r, 2, arena);
 		cs->birth_month = PQgetisnull(res, r, 3) ? 0 : atoi(PQgetvalue(res, r, 3));
 		cs->birth_day = PQgetisnull(res, r, 4) ? 0 : atoi(PQgetvalue(res, r, 4));
-		cs->consent_email = is_true(res, r, 5);
-		cs->consent_sms = is_true(res, r, 6);
-		cs->referred_by = text(res, r, 7, arena);
-		cs->referral_done = is_true(res, r, 8);
-		cs->order_count = atoll(PQgetvalue(res, r, 9));
-		cs->lifetime_spend = atoll(PQgetvalue(res, r, 10));
-		cs->first_order_us = time_us(res, r, 11);
-		cs->has_first_order = !PQgetisnull(res, r, 11);
-		cs->last_order_us = time_us(res, r, 12);
-		cs->has_last_order = !PQgetisnull(res, r, 12);
-		cs->clv = atoll(PQgetvalue(res, r, 13));
+		cs->birth_year = PQgetisnull(res, r, 5) ? 0 : atoi(PQgetvalue(res, r, 5));
+		cs->referred_at_us = time_us(res, r, 6);
+		cs->consent_email = is_true(res, r, 7);
+		cs->consent_sms = is_true(res, r, 8);
+		cs->referred_by = text(res, r, 9, arena);
+		cs->referral_done = is_true(res, r, 10);
+		cs->order_count = atoll(PQgetvalue(res, r, 11));
+		cs->lifetime_spend = atoll(PQgetvalue(res, r, 12));
+		cs->first_order_us = time_us(res, r, 13);
+		cs->has_first_order = !PQgetisnull(res, r, 13);
+		cs->last_order_us = time_us(res, r, 14);
+		cs->has_last_order = !PQgetisnull(res, r, 14);
+		cs->clv = atoll(PQgetvalue(res, r, 15));
 		const char **names;
 		int64_t *amounts;
 		size_t n;
-		rc = json_pairs(PQgetvalue(res, r, 14), PQgetvalue(res, r, 15), &names,
+		rc = json_pairs(PQgetvalue(res, r, 16), PQgetvalue(res, r, 17), &names,
 				&amounts, &n, arena);
 		if (rc)
 			break;
@@ -165,16 +169,16 @@ int ly_store_load_profiles(ly_store_t *s, const ly_program_t *program,
 				best = amounts[k];
 				cs->top_category = names[k];
 			}
-		const char *tier = PQgetvalue(res, r, 16);
+		const char *tier = PQgetvalue(res, r, 18);
 		cs->tier = 0;
 		for (size_t k = 0; k < program->tiers_len; k++)
 			if (strcmp(program->tiers[k].name, tier) == 0)
 				cs->tier = k;
-		if (ly_segment_parse(PQgetvalue(res, r, 17), &cs->segment))
+		if (ly_segment_parse(PQgetvalue(res, r, 19), &cs->segment))
 			cs->segment = LY_SEGMENT_NEW;
-		cs->birthday_year = atoi(PQgetvalue(res, r, 18));
-		cs->tier_due_us = time_us(res, r, 19);
-		cs->next_due_us = time_us(res, r, 20);
+		cs->birthday_year = atoi(PQgetvalue(res, r, 20));
+		cs->tier_due_us = time_us(res, r, 21);
+		cs->next_due_us = time_us(res, r, 22);
 	}
 	if (rc == LY_EIO)
 		snprintf(errstr, errstr_size, "postgres: load profiles: bad categories");
@@ -486,7 +490,7 @@ static int write_profiles(ly_store_t *s, const ly_program_t *program,
 			  const ly_customer_state_t *states, size_t n,
 			  ly_arena_t *arena, char *errstr, size_t errstr_size)
 {
-	enum { N = 20 };
+	enum { N = 21 };
 	pg_array_t a[N] = {{{0}}};
 	const char *params[N];
 	size_t rows = 0;
@@ -496,8 +500,8 @@ static int write_profiles(ly_store_t *s, const ly_program_t *program,
 		if (!cs->profile_changed)
 			continue;
 		char birth[16];
-		int y = 2000; /* a leap year, so 29 February is a date */
-		snprintf(birth, sizeof(birth), "%04d-%02d-%02d", y, cs->birth_month, cs->birth_day);
+		snprintf(birth, sizeof(birth), "%04d-%02d-%02d", cs->birth_year, cs->birth_month,
+			 cs->birth_day);
 		const char *cats = literal_names(arena, cs->categories, cs->categories_len, 0);
 		const char *spend = literal_names(arena, cs->categories, cs->categories_len, 1);
 		if (!cats || !spend) {
@@ -526,6 +530,7 @@ static int write_profiles(ly_store_t *s, const ly_program_t *program,
 		ly_st_arr_int(&a[17], cs->birthday_year);
 		ly_st_arr_time(&a[18], cs->tier_due_us);
 		ly_st_arr_time(&a[19], cs->next_due_us);
+		ly_st_arr_time(&a[20], cs->referred_by ? cs->referred_at_us : 0);
 		rows++;
 	}
 	if (rows == 0)
@@ -533,14 +538,10 @@ static int write_profiles(ly_store_t *s, const ly_program_t *program,
 	rc = ly_st_arrs_end(a, N, params, errstr, errstr_size);
 	if (rc)
 		goto out;
-	/* The birth date's year is not kept (only month and day matter), so an
-	 * unchanged date must not be overwritten with the year 2000. */
 	rc = ly_st_exec_params(
 		s, NULL, "postgres: write profiles",
 		"UPDATE customers c SET first_name = u.fn, locale = u.lo, "
-		"birth_date = CASE WHEN u.bd IS NULL THEN NULL "
-		"  WHEN c.birth_date IS NOT NULL AND to_char(c.birth_date, 'MM-DD') = "
-		"       to_char(u.bd::date, 'MM-DD') THEN c.birth_date ELSE u.bd::date END, "
+		"birth_date = u.bd::date, referred_at = u.ra, "
 		"consent_email = u.ce::boolean, consent_sms = u.cs::boolean, "
 		"referred_by = u.rb, referral_done = u.rd::boolean, order_count = u.oc, "
 		"lifetime_spend = u.ls, first_order_at = u.fo, last_order_at = u.lo2, clv = u.clv, "
@@ -550,8 +551,9 @@ static int write_profiles(ly_store_t *s, const ly_program_t *program,
 		"FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
 		"$6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], "
 		"$11::timestamptz[], $12::timestamptz[], $13::bigint[], $14::text[], $15::text[], "
-		"$16::text[], $17::text[], $18::int[], $19::timestamptz[], $20::timestamptz[]) "
-		"AS u(id, fn, lo, bd, ce, cs, rb, rd, oc, ls, fo, lo2, clv, cat, sp, ti, se, by, td, nd) "
+		"$16::text[], $17::text[], $18::int[], $19::timestamptz[], $20::timestamptz[], "
+		"$21::timestamptz[]) "
+		"AS u(id, fn, lo, bd, ce, cs, rb, rd, oc, ls, fo, lo2, clv, cat, sp, ti, se, by, td, nd, ra) "
 		"WHERE c.customer_id = u.id",
 		N, params, NULL, NULL, 0, errstr, errstr_size);
 out:

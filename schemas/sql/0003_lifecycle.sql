@@ -19,6 +19,7 @@ CREATE TABLE customers (
     consent_email    boolean     NOT NULL DEFAULT false,
     consent_sms      boolean     NOT NULL DEFAULT false,
     referred_by      text,                 -- a customer id, set once
+    referred_at      timestamptz,          -- the event time it was set
     referral_done    boolean     NOT NULL DEFAULT false,
     order_count      bigint      NOT NULL DEFAULT 0,
     lifetime_spend   bigint      NOT NULL DEFAULT 0, -- net, minor units
