@@ -42,7 +42,8 @@ int ctl_tick(ctl_t *ctl, int argc, char **argv)
 		return 1;
 	}
 	ly_scheduler_stats_t st;
-	int rc = ly_scheduler_pass(store, &ctl->cfg, program, now, &st, errstr, sizeof(errstr));
+	int rc = ly_scheduler_pass(store, &ctl->cfg, program, now, 0, &st, errstr,
+				   sizeof(errstr));
 	if (rc)
 		fprintf(stderr, "loyaltyctl: tick: %s\n", errstr);
 	else {

@@ -97,12 +97,13 @@ typedef struct ly_scheduler_stats {
 /*
  * One pass of the scheduler at now_us (docs/lifecycle.md): transactions of
  * up to scheduler.batch_customers customers with work due, until none is
- * left that another replica does not hold. Returns 0 or the store's code
- * (LY_ERETRY: PostgreSQL is away; the next pass picks up).
+ * left that another replica does not hold, or max_tx transactions (0: no
+ * bound) have committed. Returns 0 or the store's code (LY_ERETRY:
+ * PostgreSQL is away; the next pass picks up).
  */
 struct ly_store;
 int ly_scheduler_pass(struct ly_store *store, const ly_config_t *cfg,
-		      const ly_program_t *program, int64_t now_us,
+		      const ly_program_t *program, int64_t now_us, size_t max_tx,
 		      ly_scheduler_stats_t *stats, char *errstr, size_t errstr_size);
 
 #endif

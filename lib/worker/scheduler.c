@@ -233,9 +233,10 @@ static int pass_once(ly_store_t *store, const ly_config_t *cfg,
 }
 
 int ly_scheduler_pass(ly_store_t *store, const ly_config_t *cfg,
-		      const ly_program_t *program, int64_t now_us,
+		      const ly_program_t *program, int64_t now_us, size_t max_tx,
 		      ly_scheduler_stats_t *stats, char *errstr, size_t errstr_size)
 {
+	size_t txs = 0;
 	memset(stats, 0, sizeof(*stats));
 	ly_arena_t *arena = ly_arena_new(64 * 1024);
 	int64_t *spent = NULL, *before = NULL;
@@ -265,7 +266,7 @@ int ly_scheduler_pass(ly_store_t *store, const ly_config_t *cfg,
 				continue;
 			break;
 		}
-		if (done == 0)
+		if (done == 0 || (max_tx && ++txs >= max_tx))
 			break;
 		attempts = 0;
 	}

@@ -1087,7 +1087,12 @@ static void reload(ly_worker_t *w)
 	w->owned = p;
 }
 
-/* A scheduler pass every scheduler.interval_ms, the wall clock as now. */
+/*
+ * A scheduler pass every scheduler.interval_ms, the wall clock as now: one
+ * transaction per turn of the loop, so polling goes on between them (a
+ * large backlog of due work never keeps the consumer from the group); a
+ * turn that found work comes back at the next turn.
+ */
 static void schedule(ly_worker_t *w)
 {
 	const int64_t every = w->cfg->scheduler_interval_ms;
@@ -1096,8 +1101,10 @@ static void schedule(ly_worker_t *w)
 	w->last_schedule_ms = ly_time_mono_ms();
 	ly_scheduler_stats_t st;
 	char errstr[512];
-	int rc = ly_scheduler_pass(w->store, w->cfg, w->program, ly_time_now_us(), &st,
+	int rc = ly_scheduler_pass(w->store, w->cfg, w->program, ly_time_now_us(), 1, &st,
 				   errstr, sizeof(errstr));
+	if (rc == 0 && (st.customers || st.dead_lettered))
+		w->last_schedule_ms -= every; /* more may be due: again next turn */
 	if (rc) {
 		ly_log(LY_LOG_WARN, "scheduler", "pass failed: %s", errstr);
 		if (rc == LY_ERETRY)

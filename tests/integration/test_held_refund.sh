@@ -64,4 +64,19 @@ assert h["dlq.source.topic"] == sys.argv[2] and h["dlq.source.offset"] == "1", h
 PY
 check_verify
 stop_worker
-log "held refunds: applied with their order, dead-lettered once after hold_days"
+
+# loyaltyd's own scheduler (wall clock as now, long after 19 March 2026)
+# releases the order's 800 pending points by itself.
+LOYALTY_SCHEDULER_INTERVAL_MS=200 start_worker
+for _ in $(seq 100); do
+	[ "$(sql "SELECT pending FROM balances WHERE customer_id = 'c-1'")" = 0 ] && break
+	sleep 0.1
+done
+[ "$(sql "SELECT pending FROM balances WHERE customer_id = 'c-1'")" = 0 ] ||
+	fail "loyaltyd's scheduler released nothing"
+[ "$(sql "SELECT count(*) FROM ledger WHERE event_type = 'points.released' AND event_id = 'p-1'
+          AND delta_available = 800 AND event_time = '2026-03-19T10:00:00Z'")" = 1 ] ||
+	fail "the release: $(sql "SELECT * FROM ledger WHERE event_type = 'points.released'")"
+check_verify
+stop_worker
+log "held refunds: applied with their order, dead-lettered once after hold_days; loyaltyd's own scheduler releases"
