@@ -17,6 +17,8 @@
 #include "worker_int.h"
 
 #define HELD_PER_TX 1000
+#define LIMIT_PERIODS_MAX 400
+#define US_PER_DAY (INT64_C(86400) * 1000000)
 
 /* The customers' work in one transaction; *done counts them. */
 static int pass_once(ly_store_t *store, const ly_config_t *cfg,
@@ -46,7 +48,7 @@ static int pass_once(ly_store_t *store, const ly_config_t *cfg,
 	/* Held refunds whose order never came, with the same pass. */
 	ly_store_held_row_t *held;
 	size_t nheld;
-	rc = ly_store_expire_held(store, now_us - cfg->refunds_hold_days * 86400 * INT64_C(1000000),
+	rc = ly_store_expire_held(store, now_us - cfg->refunds_hold_days * US_PER_DAY,
 				  HELD_PER_TX, &held, &nheld, arena, errstr, errstr_size);
 	if (rc)
 		return rc;
@@ -88,41 +90,43 @@ static int pass_once(ly_store_t *store, const ly_config_t *cfg,
 			from = states[i].tier_due_us;
 		nd.lots[nd.lots_len++] = &states[i];
 		nd.window[nd.window_len++] = (ly_store_key_t){
-			&states[i], NULL, from - program->tier_window_days * 86400 * INT64_C(1000000)};
+			&states[i], NULL, from - program->tier_window_days * US_PER_DAY};
 	}
 	rc = ly_store_load_lifecycle(store, states, n, &nd, arena, errstr, errstr_size);
 	if (rc)
 		return rc;
-	if (program->rules_len) {
-		/* the limit counts triggers' rules may need: every stored one of
-		 * these customers is cheap enough for a pass */
-		size_t nkeys = 0;
-		ly_store_limit_key_t *keys = NULL;
-		for (size_t r = 0; r < program->rules_len; r++)
-			nkeys += program->rules[r].limit_count > 0 &&
-				 program->rules[r].trigger != LY_TRIGGER_NONE;
-		if (nkeys) {
-			keys = ly_arena_alloc(arena, (nkeys * n + 1) * sizeof(*keys));
-			if (!keys)
-				return LY_ENOMEM;
-			nkeys = 0;
-			for (size_t i = 0; i < n; i++)
-				for (size_t r = 0; r < program->rules_len; r++) {
-					const ly_rule_t *rule = &program->rules[r];
-					if (rule->limit_count <= 0 || rule->trigger == LY_TRIGGER_NONE)
-						continue;
-					/* the period of now: a pass rarely spans two */
-					ly_event_t probe = {.time_us = now_us};
-					keys[nkeys].state = &states[i];
-					keys[nkeys].rule = (uint32_t)r;
-					ly_engine_limit_period(program, rule, &probe, keys[nkeys].period);
-					nkeys++;
-				}
-			rc = ly_store_load_limits(store, program, keys, nkeys, arena, errstr,
-						  errstr_size);
-			if (rc)
-				return rc;
+	/* The limit counts the triggers' rules may need: of every calendar
+	 * period from the customer's first due instant to now (a pass on time
+	 * spans one or two; a late one more, at most LIMIT_PERIODS_MAX). */
+	size_t nkeys = 0, cap = 0;
+	ly_store_limit_key_t *keys = NULL;
+	for (size_t r = 0; r < program->rules_len; r++) {
+		const ly_rule_t *rule = &program->rules[r];
+		if (rule->limit_count <= 0 || rule->trigger == LY_TRIGGER_NONE)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			int64_t t = nd.window[i].t_us + program->tier_window_days * US_PER_DAY;
+			for (int k = 0; k < LIMIT_PERIODS_MAX && t <= now_us; k++) {
+				ly_store_limit_key_t *key = ly_arena_push(arena, (void **)&keys, &nkeys,
+									  &cap, sizeof(*key), 64);
+				if (!key)
+					return LY_ENOMEM;
+				const ly_event_t probe = {.time_us = t};
+				key->state = &states[i];
+				key->rule = (uint32_t)r;
+				ly_engine_limit_period(program, rule, &probe, key->period);
+				if (rule->limit_per == LY_PERIOD_EVER)
+					break;
+				int64_t start, end;
+				ly_tz_period(program->tz, rule->limit_per, t, &start, &end);
+				t = ly_tz_day_start_us(program->tz, end);
+			}
 		}
+	}
+	if (nkeys) {
+		rc = ly_store_load_limits(store, program, keys, nkeys, arena, errstr, errstr_size);
+		if (rc)
+			return rc;
 	}
 
 	ly_applied_list_t list = {0};
@@ -175,7 +179,7 @@ static int pass_once(ly_store_t *store, const ly_config_t *cfg,
 				       why);
 				list.len--;
 				st->errors++;
-				cs->next_due_us = now_us + 86400 * INT64_C(1000000);
+				cs->next_due_us = now_us + US_PER_DAY;
 				cs->profile_changed = 1;
 				break;
 			}
