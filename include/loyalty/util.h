@@ -111,6 +111,9 @@ int ly_date_parse(const char *s, int *year, int *month, int *day);
 int64_t ly_days_from_civil(int year, int month, int day);
 /* The date of a day count since 1970-01-01; the inverse of the above. */
 void ly_civil_from_days(int64_t days, int *year, int *month, int *day);
+/* Microseconds in a day of 86,400 seconds (no leap seconds). */
+#define LY_US_PER_DAY (INT64_C(86400) * 1000000)
+
 int64_t ly_time_now_us(void);
 int64_t ly_time_mono_ms(void);
 

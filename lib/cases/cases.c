@@ -21,7 +21,6 @@
 
 #define CASES_FILE_MAX_BYTES (16 * 1024 * 1024)
 #define CODE_SECRET "loyaltyctl-test"
-#define US_PER_DAY (INT64_C(86400) * 1000000)
 
 typedef struct loader {
 	const char *name; /* the file, for messages */
@@ -603,7 +602,7 @@ static int check_codes(loader_t *ld, diffs_t *d, const yw_node_t *seq,
 			{K_AMOUNT, "amount", c->amount},
 			{K_PERCENT, "percent", c->percent},
 			{K_MIN, "min_order", c->min_order},
-			{K_DAYS, "valid_days", (c->valid_until_us - c->issued_at_us) / US_PER_DAY},
+			{K_DAYS, "valid_days", (c->valid_until_us - c->issued_at_us) / LY_US_PER_DAY},
 		};
 		if (f[K_RULE].value) {
 			snprintf(what, sizeof(what), "codes[%zu].rule", i);

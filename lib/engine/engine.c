@@ -725,7 +725,7 @@ static int issue_code(ly_issued_code_t *c, const ly_rule_t *rule,
 	c->percent = rule->issue.percent;
 	c->min_order = rule->issue.min_order;
 	c->issued_at_us = ev->time_us;
-	if (ly_mul_i64(rule->issue.valid_days, US_PER_DAY, &life_us) ||
+	if (ly_mul_i64(rule->issue.valid_days, LY_US_PER_DAY, &life_us) ||
 	    ly_add_i64(ev->time_us, life_us, &c->valid_until_us))
 		return LY_EINVAL;
 	ly_engine_code(c->code, shared->code_secret, shared->code_secret_len,
@@ -1008,7 +1008,7 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 			p->available_at_us = ev->time_us;
 			if (ly_rule_is_pending(program, rule)) {
 				int64_t wait_us;
-				if (ly_mul_i64(program->pending_days, US_PER_DAY, &wait_us) ||
+				if (ly_mul_i64(program->pending_days, LY_US_PER_DAY, &wait_us) ||
 				    ly_add_i64(ev->time_us, wait_us, &p->available_at_us))
 					goto overflow;
 				p->delta_pending = points;
@@ -1021,7 +1021,7 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 			}
 			if (program->expire_days > 0) {
 				int64_t life_us;
-				if (ly_mul_i64(program->expire_days, US_PER_DAY, &life_us) ||
+				if (ly_mul_i64(program->expire_days, LY_US_PER_DAY, &life_us) ||
 				    ly_add_i64(p->available_at_us, life_us,
 					       &p->expires_at_us))
 					goto overflow;

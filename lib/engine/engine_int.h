@@ -8,7 +8,6 @@
 
 #include "loyalty/engine.h"
 
-#define US_PER_DAY ((int64_t)86400 * 1000000)
 
 /* The order of cs with that id, or NULL. */
 ly_order_t *lc_order_find(const ly_customer_state_t *cs, const char *order_id);

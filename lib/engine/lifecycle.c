@@ -39,7 +39,7 @@ ly_order_t *lc_order_find(const ly_customer_state_t *cs, const char *order_id)
 int64_t lc_window_spend(const ly_program_t *program,
 			const ly_customer_state_t *cs, int64_t t)
 {
-	const int64_t from = t - program->tier_window_days * US_PER_DAY;
+	const int64_t from = t - program->tier_window_days * LY_US_PER_DAY;
 	int64_t sum = 0;
 	for (size_t i = 0; i < cs->orders_len; i++) {
 		const ly_order_t *o = &cs->orders[i];
@@ -175,7 +175,7 @@ static void fill_code(ly_issued_code_t *c, const ly_issue_t *issue, const char *
 	c->percent = issue->percent;
 	c->min_order = issue->min_order;
 	c->issued_at_us = ev->time_us;
-	c->valid_until_us = ev->time_us + issue->valid_days * US_PER_DAY;
+	c->valid_until_us = ev->time_us + issue->valid_days * LY_US_PER_DAY;
 	ly_engine_code(c->code, shared ? shared->code_secret : NULL,
 		       shared ? shared->code_secret_len : 0, ev->source, ev->id,
 		       rule_id, 0);
@@ -239,7 +239,7 @@ int lc_builtin(ly_effects_t *out, ly_posting_t *postings, size_t *n,
 		memset(p, 0, sizeof(*p));
 		p->available_at_us = ev->time_us;
 		if (points > 0 && program->expire_days > 0)
-			p->expires_at_us = ev->time_us + program->expire_days * US_PER_DAY;
+			p->expires_at_us = ev->time_us + program->expire_days * LY_US_PER_DAY;
 		p->reason = ly_arena_printf(arena, "adjust: %s", ev->u.adjust.reason);
 		if (!p->reason)
 			return LY_ENOMEM;
@@ -332,7 +332,7 @@ static void derive(const ly_program_t *program, ly_customer_state_t *cs)
 	cs->clv = 0;
 	if (!cs->has_first_order || cs->lifetime_spend <= 0)
 		return;
-	int64_t days = (cs->last_order_us - cs->first_order_us) / US_PER_DAY;
+	int64_t days = (cs->last_order_us - cs->first_order_us) / LY_US_PER_DAY;
 	if (days < 365)
 		days = 365;
 	__int128 v = (__int128)cs->lifetime_spend * program->expected_lifetime_years * 365 / days;
@@ -362,7 +362,7 @@ static int commit_refund(const ly_program_t *program, ly_customer_state_t *cs,
 	}
 	cs->lifetime_spend -= r - o->refunded;
 	if (cs->orders_partial &&
-	    o->paid_at_us > ev->time_us - program->tier_window_days * US_PER_DAY)
+	    o->paid_at_us > ev->time_us - program->tier_window_days * LY_US_PER_DAY)
 		cs->window_spend -= r - o->refunded; /* kept by hand: see run() */
 	o->refunded = r;
 	o->changed = 1;
@@ -420,7 +420,7 @@ static int commit_order(const ly_program_t *program, ly_customer_state_t *cs,
 			return LY_ENOMEM;
 	}
 	if (program->tiers_len)
-		due_at(&cs->tier_due_us, ev->time_us + program->tier_window_days * US_PER_DAY);
+		due_at(&cs->tier_due_us, ev->time_us + program->tier_window_days * LY_US_PER_DAY);
 	return 0;
 }
 
@@ -592,7 +592,7 @@ static int consider(due_t *d, due_kind_t kind, int64_t at, ly_lot_t *lot)
 
 static int64_t remind_at(const ly_program_t *program, const ly_lot_t *l)
 {
-	int64_t t = l->expires_at_us - program->expiry_reminder_days * US_PER_DAY;
+	int64_t t = l->expires_at_us - program->expiry_reminder_days * LY_US_PER_DAY;
 	return t < l->available_at_us ? l->available_at_us : t;
 }
 
@@ -777,7 +777,7 @@ int ly_engine_tick(ly_effects_t *out, ly_event_t *ev, const ly_program_t *progra
 				tier = i;
 		/* next: when the next order paid by t leaves the window */
 		int64_t next = 0;
-		const int64_t window = program->tier_window_days * US_PER_DAY;
+		const int64_t window = program->tier_window_days * LY_US_PER_DAY;
 		for (size_t i = 0; i < state->orders_len; i++) {
 			const ly_order_t *o = &state->orders[i];
 			if (o->paid_at_us <= t && o->paid_at_us + window > t &&

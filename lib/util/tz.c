@@ -30,7 +30,6 @@
 
 #define SECS_PER_DAY  INT64_C(86400)
 #define US_PER_SEC    INT64_C(1000000)
-#define US_PER_DAY    (SECS_PER_DAY * US_PER_SEC)
 /* The UT offsets RFC 8536 allows (-24:59:59 .. +25:59:59). */
 #define TZ_UTOFF_MIN  (-89999)
 #define TZ_UTOFF_MAX  93599
@@ -469,7 +468,7 @@ const char *ly_tz_abbrev(const ly_tz_t *tz, int64_t utc_us)
 
 int64_t ly_tz_local_day(const ly_tz_t *tz, int64_t utc_us)
 {
-	return floor_div(add_sat(utc_us, ly_tz_offset_us(tz, utc_us)), US_PER_DAY);
+	return floor_div(add_sat(utc_us, ly_tz_offset_us(tz, utc_us)), LY_US_PER_DAY);
 }
 
 int64_t ly_tz_day_start_us(const ly_tz_t *tz, int64_t local_day)

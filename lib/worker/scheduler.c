@@ -18,7 +18,6 @@
 
 #define HELD_PER_TX 1000
 #define LIMIT_PERIODS_MAX 400
-#define US_PER_DAY (INT64_C(86400) * 1000000)
 
 /* The customers' work in one transaction; *done counts them. */
 static int pass_once(ly_store_t *store, const ly_config_t *cfg,
@@ -48,7 +47,7 @@ static int pass_once(ly_store_t *store, const ly_config_t *cfg,
 	/* Held refunds whose order never came, with the same pass. */
 	ly_store_held_row_t *held;
 	size_t nheld;
-	rc = ly_store_expire_held(store, now_us - cfg->refunds_hold_days * US_PER_DAY,
+	rc = ly_store_expire_held(store, now_us - cfg->refunds_hold_days * LY_US_PER_DAY,
 				  HELD_PER_TX, &held, &nheld, arena, errstr, errstr_size);
 	if (rc)
 		return rc;
@@ -90,7 +89,7 @@ static int pass_once(ly_store_t *store, const ly_config_t *cfg,
 			from = states[i].tier_due_us;
 		nd.lots[nd.lots_len++] = &states[i];
 		nd.window[nd.window_len++] = (ly_store_key_t){
-			&states[i], NULL, from - program->tier_window_days * US_PER_DAY};
+			&states[i], NULL, from - program->tier_window_days * LY_US_PER_DAY};
 	}
 	rc = ly_store_load_lifecycle(store, states, n, &nd, arena, errstr, errstr_size);
 	if (rc)
@@ -105,7 +104,7 @@ static int pass_once(ly_store_t *store, const ly_config_t *cfg,
 		if (rule->limit_count <= 0 || rule->trigger == LY_TRIGGER_NONE)
 			continue;
 		for (size_t i = 0; i < n; i++) {
-			int64_t t = nd.window[i].t_us + program->tier_window_days * US_PER_DAY;
+			int64_t t = nd.window[i].t_us + program->tier_window_days * LY_US_PER_DAY;
 			for (int k = 0; k < LIMIT_PERIODS_MAX && t <= now_us; k++) {
 				ly_store_limit_key_t *key = ly_arena_push(arena, (void **)&keys, &nkeys,
 									  &cap, sizeof(*key), 64);
@@ -179,7 +178,7 @@ static int pass_once(ly_store_t *store, const ly_config_t *cfg,
 				       why);
 				list.len--;
 				st->errors++;
-				cs->next_due_us = now_us + US_PER_DAY;
+				cs->next_due_us = now_us + LY_US_PER_DAY;
 				cs->profile_changed = 1;
 				break;
 			}

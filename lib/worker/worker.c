@@ -454,7 +454,7 @@ static int load_needs(ly_worker_t *w, const decoded_t *d, ly_map_t *bycustomer,
 			break;
 		}
 		if (w->window_always || (program->tiers_len && ev->type == LY_EV_ORDER_PAID)) {
-			int64_t from = ev->time_us - program->tier_window_days * 86400 * INT64_C(1000000);
+			int64_t from = ev->time_us - program->tier_window_days * LY_US_PER_DAY;
 			if (window[si] == 0 || from < window[si])
 				window[si] = from;
 		}
