@@ -156,6 +156,10 @@ typedef struct ly_customer_state {
 	size_t requests_len, requests_cap;
 } ly_customer_state_t;
 
+/* The category with the highest net spend (ties: the smaller name), or
+ * NULL when none is above 0 (docs/lifecycle.md). */
+const char *ly_customer_top_category(const ly_customer_state_t *cs);
+
 /*
  * The key of the calendar period of rule's `limit` (in the program's time
  * zone) that ev's time falls in: "2026-11-24", "2026-W48", "2026-11",

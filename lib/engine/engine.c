@@ -713,23 +713,23 @@ static const char *why_fired(const ly_posting_t *p, int64_t points,
 
 /* ---- effects of a firing ---- */
 
-static int issue_code(ly_issued_code_t *c, const ly_rule_t *rule,
-		      const ly_engine_shared_t *shared, const ly_event_t *ev)
+int lc_issue_code(ly_issued_code_t *c, const ly_issue_t *issue, const char *rule_id,
+		  const ly_engine_shared_t *shared, const ly_event_t *ev)
 {
 	int64_t life_us;
 	LY_ASSERT(shared && shared->code_secret);
 	memset(c, 0, sizeof(*c));
-	c->rule_id = rule->id;
-	c->kind = rule->issue.kind;
-	c->amount = rule->issue.amount;
-	c->percent = rule->issue.percent;
-	c->min_order = rule->issue.min_order;
+	c->rule_id = rule_id;
+	c->kind = issue->kind;
+	c->amount = issue->amount;
+	c->percent = issue->percent;
+	c->min_order = issue->min_order;
 	c->issued_at_us = ev->time_us;
-	if (ly_mul_i64(rule->issue.valid_days, LY_US_PER_DAY, &life_us) ||
+	if (ly_mul_i64(issue->valid_days, LY_US_PER_DAY, &life_us) ||
 	    ly_add_i64(ev->time_us, life_us, &c->valid_until_us))
 		return LY_EINVAL;
 	ly_engine_code(c->code, shared->code_secret, shared->code_secret_len,
-		       ev->source, ev->id, rule->id, 0);
+		       ev->source, ev->id, rule_id, 0);
 	return 0;
 }
 
@@ -1032,7 +1032,7 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 		}
 		if (rule->issue.kind != LY_ISSUE_NONE) {
 			code = &codes[ncodes];
-			if (issue_code(code, rule, shared, ev))
+			if (lc_issue_code(code, &rule->issue, rule->id, shared, ev))
 				goto overflow;
 			ncodes++;
 		}

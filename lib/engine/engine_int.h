@@ -9,6 +9,12 @@
 #include "loyalty/engine.h"
 
 
+/* The code a rule (rule_id) or a reward ("reward:<id>") issues for ev,
+ * valid issue->valid_days from the event time. LY_EINVAL when that date
+ * overflows. */
+int lc_issue_code(ly_issued_code_t *c, const ly_issue_t *issue, const char *rule_id,
+		  const ly_engine_shared_t *shared, const ly_event_t *ev);
+
 /* The order of cs with that id, or NULL. */
 ly_order_t *lc_order_find(const ly_customer_state_t *cs, const char *order_id);
 

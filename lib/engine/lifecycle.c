@@ -165,22 +165,6 @@ static int refund(ly_posting_t *postings, size_t *n, const ly_customer_state_t *
 	return 0;
 }
 
-static void fill_code(ly_issued_code_t *c, const ly_issue_t *issue, const char *rule_id,
-		      const ly_engine_shared_t *shared, const ly_event_t *ev)
-{
-	memset(c, 0, sizeof(*c));
-	c->rule_id = rule_id;
-	c->kind = issue->kind;
-	c->amount = issue->amount;
-	c->percent = issue->percent;
-	c->min_order = issue->min_order;
-	c->issued_at_us = ev->time_us;
-	c->valid_until_us = ev->time_us + issue->valid_days * LY_US_PER_DAY;
-	ly_engine_code(c->code, shared ? shared->code_secret : NULL,
-		       shared ? shared->code_secret_len : 0, ev->source, ev->id,
-		       rule_id, 0);
-}
-
 int lc_builtin(ly_effects_t *out, ly_posting_t *postings, size_t *n,
 	       ly_issued_code_t *code, int *code_issued,
 	       const ly_program_t *program, ly_engine_shared_t *shared,
@@ -225,7 +209,10 @@ int lc_builtin(ly_effects_t *out, ly_posting_t *postings, size_t *n,
 			const char *rid = ly_arena_printf(arena, "reward:%s", reward->id);
 			if (!rid)
 				return LY_ENOMEM;
-			fill_code(code, &reward->issue, rid, shared, ev);
+			if (lc_issue_code(code, &reward->issue, rid, shared, ev)) {
+				rc = LY_EINVAL;
+				break;
+			}
 			*code_issued = 1;
 			out->reward_code = code;
 		}
@@ -251,7 +238,7 @@ int lc_builtin(ly_effects_t *out, ly_posting_t *postings, size_t *n,
 		break;
 	}
 	if (rc == LY_EINVAL)
-		snprintf(errstr, errstr_size, "the customer's balance overflows");
+		snprintf(errstr, errstr_size, "balance or date arithmetic overflows");
 	return rc;
 }
 
@@ -315,20 +302,25 @@ static int category_add(ly_customer_state_t *cs, const char *name, int64_t amoun
 	return 0;
 }
 
-/* clv and top_category from the spend (docs/lifecycle.md). */
-static void derive(const ly_program_t *program, ly_customer_state_t *cs)
+const char *ly_customer_top_category(const ly_customer_state_t *cs)
 {
-	cs->top_category = NULL;
+	const char *top = NULL;
 	int64_t best = 0;
 	for (size_t i = 0; i < cs->categories_len; i++) {
 		const ly_amount_t *a = &cs->categories[i];
 		if (a->amount > best ||
-		    (a->amount == best && best > 0 &&
-		     strcmp(a->name, cs->top_category) < 0)) {
+		    (a->amount == best && best > 0 && strcmp(a->name, top) < 0)) {
 			best = a->amount;
-			cs->top_category = a->name;
+			top = a->name;
 		}
 	}
+	return top;
+}
+
+/* clv and top_category from the spend (docs/lifecycle.md). */
+static void derive(const ly_program_t *program, ly_customer_state_t *cs)
+{
+	cs->top_category = ly_customer_top_category(cs);
 	cs->clv = 0;
 	if (!cs->has_first_order || cs->lifetime_spend <= 0)
 		return;

@@ -161,14 +161,7 @@ int ly_store_load_profiles(ly_store_t *s, const ly_program_t *program,
 			cs->categories[k] = (ly_amount_t){names[k], amounts[k]};
 		cs->categories_len = n;
 		cs->categories_cap = n + 1;
-		cs->top_category = NULL;
-		int64_t best = 0;
-		for (size_t k = 0; k < n; k++)
-			if (amounts[k] > best ||
-			    (amounts[k] == best && best > 0 && strcmp(names[k], cs->top_category) < 0)) {
-				best = amounts[k];
-				cs->top_category = names[k];
-			}
+		cs->top_category = ly_customer_top_category(cs);
 		const char *tier = PQgetvalue(res, r, 18);
 		cs->tier = 0;
 		for (size_t k = 0; k < program->tiers_len; k++)

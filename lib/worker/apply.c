@@ -33,7 +33,18 @@ int ly_apply_chain(ly_applied_list_t *list, size_t root, const ly_program_t *pro
 		list->len--;
 		return rc;
 	}
-	/* What follows, breadth first: each applied item's triggers. */
+	rc = ly_apply_followups(list, first, root, program, shared, st, arena, errstr,
+				errstr_size);
+	*followup_failed = rc == LY_EINVAL;
+	return rc;
+}
+
+int ly_apply_followups(ly_applied_list_t *list, size_t first, size_t root,
+		       const ly_program_t *program, ly_engine_shared_t *shared,
+		       ly_customer_state_t *st, ly_arena_t *arena, char *errstr,
+		       size_t errstr_size)
+{
+	/* breadth first: each applied item's triggers, in order */
 	for (size_t i = first; i < list->len; i++) {
 		const size_t n = list->items[i].fx.triggers_len;
 		for (size_t k = 0; k < n; k++) {
@@ -44,10 +55,8 @@ int ly_apply_chain(ly_applied_list_t *list, size_t root, const ly_program_t *pro
 			b->ev = t;
 			b->state = st;
 			b->root = root;
-			rc = ly_engine_apply(&b->fx, program, shared, st, t, arena, errstr,
-					     errstr_size);
-			if (rc == LY_EINVAL)
-				*followup_failed = 1;
+			int rc = ly_engine_apply(&b->fx, program, shared, st, t, arena, errstr,
+						 errstr_size);
 			if (rc)
 				return rc;
 		}

@@ -192,19 +192,10 @@ static int pass_once(ly_store_t *store, const ly_config_t *cfg,
 			else
 				st->expired++;
 			/* what the trigger's rules caused for the same customer */
-			const size_t ai = list.len - 1;
-			for (size_t k = 0; k < list.items[ai].fx.triggers_len; k++) {
-				ly_applied_t *b = ly_applied_add(&list, arena);
-				if (!b)
-					return LY_ENOMEM;
-				b->ev = &list.items[ai].fx.triggers[k];
-				b->state = cs;
-				b->root = i;
-				rc = ly_engine_apply(&b->fx, program, shared, cs, b->ev, arena, why,
-						     sizeof(why));
-				if (rc)
-					return rc == LY_EINVAL ? LY_EIO : rc;
-			}
+			rc = ly_apply_followups(&list, list.len - 1, i, program, shared, cs,
+						arena, why, sizeof(why));
+			if (rc)
+				return rc == LY_EINVAL ? LY_EIO : rc;
 		}
 		cs->profile_changed = 1; /* next_due_at is rewritten */
 	}

@@ -39,6 +39,14 @@ int ly_apply_chain(ly_applied_list_t *list, size_t root, const ly_program_t *pro
 		   const ly_event_t *ev, int *followup_failed, ly_arena_t *arena,
 		   char *errstr, size_t errstr_size);
 
+/* Applies what list's items from first on cause for st (their triggers,
+ * and theirs), appending each with root. LY_EINVAL (errstr) when one
+ * fails; st is then changed. */
+int ly_apply_followups(ly_applied_list_t *list, size_t first, size_t root,
+		       const ly_program_t *program, ly_engine_shared_t *shared,
+		       ly_customer_state_t *st, ly_arena_t *arena, char *errstr,
+		       size_t errstr_size);
+
 /* Extra rows and held refunds of the caller, written with the rest. */
 typedef struct ly_apply_extra {
 	const ly_store_outbox_row_t *rows; /* dead letters */
