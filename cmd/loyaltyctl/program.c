@@ -160,10 +160,6 @@ int ctl_check(ctl_t *ctl, int argc, char **argv)
 		print_rules_on(p, t, LY_TRIGGER_NONE);
 	for (int g = LY_TRIGGER_NONE + 1; g < LY_TRIGGER__COUNT; g++)
 		print_rules_on(p, LY_EV__COUNT, (ly_trigger_t)g);
-	if (ly_worker_check_program(p, errstr, sizeof(errstr)) == 0)
-		printf("loyaltyd: runs this program\n");
-	else
-		printf("loyaltyd: not yet: %s\n", errstr);
 	ly_program_destroy(p);
 	return 0;
 }

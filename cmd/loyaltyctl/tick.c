@@ -31,11 +31,6 @@ int ctl_tick(ctl_t *ctl, int argc, char **argv)
 		fprintf(stderr, "loyaltyctl: %s\n", errstr);
 		return 1;
 	}
-	if (ly_worker_check_program(program, errstr, sizeof(errstr))) {
-		fprintf(stderr, "loyaltyctl: %s\n", errstr);
-		ly_program_destroy(program);
-		return 1;
-	}
 	ly_store_t *store = NULL;
 	if (ctl_store(ctl, &store)) {
 		ly_program_destroy(program);

@@ -98,12 +98,6 @@ int main(int argc, char **argv)
 		ly_log(LY_LOG_ERROR, "main", "program refused: %s", errstr);
 		goto out;
 	}
-	/* The language is wider than what this engine evaluates yet: a rule
-	 * must never run with part of it ignored. */
-	if (ly_worker_check_program(program, errstr, sizeof(errstr))) {
-		ly_log(LY_LOG_ERROR, "main", "program refused: %s", errstr);
-		goto out;
-	}
 	ly_log(LY_LOG_INFO, "main", "program %s version %s: %zu rules", program->name,
 	       program->version, program->rules_len);
 

@@ -35,9 +35,14 @@ const char *ly_segment_name(ly_segment_t s);
 /* 0 and *out, or LY_ENOTFOUND. */
 int ly_segment_parse(const char *name, ly_segment_t *out);
 
-/* How often a rule with a `limit` fired for a customer in one period. */
+/*
+ * A count per customer per calendar period: how often a rule with a
+ * `limit` fired (rule < program->rules_len), or how many offers went out
+ * on a channel under `offers.max_per_customer` (rule ==
+ * ly_offer_cap_index(); ly_limit_name() names both).
+ */
 typedef struct ly_limit_count {
-	uint32_t rule;                 /* index into program->rules */
+	uint32_t rule;                 /* index into program->rules, or above */
 	char period[LY_PERIOD_KEY_MAX]; /* ly_period_key(): "2026-W48" */
 	int64_t count;
 	int changed; /* set by the engine when it counted a firing */
@@ -116,6 +121,10 @@ typedef struct ly_customer_state {
 	const char *locale;       /* NULL: the program's */
 	const char *first_name;   /* NULL: unknown */
 	int consent_email, consent_sms;
+	/* how often each consent was withdrawn: an offer is published only
+	 * while the count it was made under holds (docs/offers.md) */
+	int64_t withdrawals_email, withdrawals_sms;
+	int erased; /* loyaltyctl erase: no name or birth date is kept again */
 	int birth_year, birth_month, birth_day; /* 0: unknown */
 	/* limit counts: those the caller loaded, and those the engine adds
 	 * (in the arena it is handed) */
@@ -167,6 +176,40 @@ const char *ly_customer_top_category(const ly_customer_state_t *cs);
  */
 void ly_engine_limit_period(const ly_program_t *program, const ly_rule_t *rule,
 			    const ly_event_t *ev, char key[LY_PERIOD_KEY_MAX]);
+
+/* The index of the offer cap's count of one channel (LY_CHANNEL_EMAIL or
+ * LY_CHANNEL_SMS) among the limit counts. */
+uint32_t ly_offer_cap_index(const ly_program_t *program, unsigned channel);
+
+/* The key of the `offers.max_per_customer` period time_us falls in. */
+void ly_offer_cap_period(const ly_program_t *program, int64_t time_us,
+			 char key[LY_PERIOD_KEY_MAX]);
+
+/* The stored name of a limit count's index: the rule's id, or
+ * "offers.email" / "offers.sms" (no rule id has a dot). NULL when out of
+ * range. */
+const char *ly_limit_name(const ly_program_t *program, uint32_t index);
+
+/* The index ly_limit_name() gives name, or -1. */
+int64_t ly_limit_index(const ly_program_t *program, const char *name);
+
+/* The calendar period the count of index counts in: the rule's
+ * `limit.per`, or the `per` of offers.max_per_customer. */
+ly_period_t ly_limit_per(const ly_program_t *program, uint32_t index);
+
+/* The key of the period of index's count that time_us falls in. */
+void ly_limit_period_at(const ly_program_t *program, uint32_t index,
+			int64_t time_us, char key[LY_PERIOD_KEY_MAX]);
+
+/*
+ * The indices of the limit counts applying ev may read, with what it
+ * causes at its time: every rule with a `limit` on ev's type or on a
+ * trigger, then the offer caps (ev NULL: the scheduler's work, all but
+ * the rules on input types). Writes at most program->rules_len + 2 to
+ * out; returns how many.
+ */
+size_t ly_limit_indices(const ly_program_t *program, const ly_event_t *ev,
+			uint32_t *out);
 
 /*
  * Appends a limit count (not marked changed) to cs->limits, growing them
@@ -223,19 +266,50 @@ typedef struct ly_offer_value {
 	ly_value_t value;  /* strings borrowed from the event or the state */
 } ly_offer_value_t;
 
+/* What became of an offer on one channel (docs/offers.md). */
+typedef enum ly_offer_outcome {
+	LY_OFFER_SENT = 1,   /* to be published, after send_after if set */
+	LY_OFFER_NO_CONSENT, /* suppressed: no consent for the channel */
+	LY_OFFER_CAPPED,     /* suppressed: offers.max_per_customer reached */
+} ly_offer_outcome_t;
+
+/* "sent", "no_consent", "max_per_customer". */
+const char *ly_offer_outcome_name(ly_offer_outcome_t outcome);
+
+/* An offer on one channel, as it goes out. */
+typedef struct ly_offer_send {
+	unsigned channel; /* LY_CHANNEL_EMAIL or LY_CHANNEL_SMS */
+	ly_offer_outcome_t outcome;
+	int64_t send_after_us; /* the end of the channel's quiet hours when
+				* they held at the event time; else 0 */
+	int64_t withdrawals;   /* the channel's withdrawal count it was made
+				* under */
+	char period[LY_PERIOD_KEY_MAX]; /* the cap's period; "" without one */
+} ly_offer_send_t;
+
 /*
- * An offer a rule made: the template and the channels as the rule wrote
- * them. Which channels are sent, when, and what is capped is the outbound
- * side's decision (consent, quiet hours, max_per_customer).
+ * An offer a rule made: the template, the channels as the rule wrote
+ * them, and the way out, decided on the customer as the event (and the
+ * rules before it) left them: one send per channel in the rule's order,
+ * with the consent, the quiet hours and the cap applied (docs/offers.md),
+ * and what the templates get.
  */
 typedef struct ly_offer_made {
-	const char *rule_id; /* borrowed */
+	const ly_rule_t *rule; /* borrowed from the program */
+	const char *rule_id;   /* rule->id */
 	const char *template_id;
-	unsigned channels; /* LY_CHANNEL_* */
+	unsigned channels; /* LY_CHANNEL_*, as the rule wrote them */
 	const ly_issued_code_t *code; /* the rule's code, or NULL */
 	int64_t points_earned;        /* by the rule on this event */
 	ly_offer_value_t *vars;       /* arena, offer.vars_len long */
 	size_t vars_len;
+	ly_offer_send_t sends[2];
+	size_t sends_len;
+	const char *locale;       /* the customer's, else the program's */
+	const char *first_name;   /* NULL: unknown or erased */
+	int64_t points_available, points_pending;
+	size_t tier;              /* index into program->tiers */
+	const char *top_category; /* "" without orders */
 } ly_offer_made_t;
 
 typedef struct ly_effects {

@@ -140,6 +140,13 @@ int ly_expr_eval(const ly_expr_t *expr, const ly_expr_env_t *env,
 int ly_expr_explain(const ly_expr_t *expr, const ly_expr_env_t *env,
 		    ly_buf_t *out);
 
+/*
+ * Appends a present value as JSON: an integer, true/false or a string;
+ * a date as "2026-06-01", a time in RFC 3339, a duration as "30d".
+ * Returns 0 or LY_ENOMEM.
+ */
+int ly_expr_value_json(ly_buf_t *out, const ly_value_t *v);
+
 /* Accepts NULL. */
 void ly_expr_destroy(ly_expr_t *expr);
 

@@ -8,9 +8,6 @@
  * Expressions (`if`, `of`, offer `vars`) are compiled at load against the
  * schema of the rule's `on` type (ly_program_schema). The program's version
  * is a hash of the file's bytes, written on every ledger line it produces.
- *
- * Loading is not running: which parts the engine evaluates today is
- * ly_worker_check_program's business (worker.h).
  */
 #ifndef LOYALTY_PROGRAM_H
 #define LOYALTY_PROGRAM_H

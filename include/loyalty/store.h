@@ -80,7 +80,23 @@ typedef struct ly_store_outbox_row {
 	size_t payload_len;
 	const void *headers; /* encoded by ly_outbox_headers_encode */
 	size_t headers_len;
+	/* an offer: its channel ("email", "sms") and the customer's count of
+	 * withdrawals of that consent when it was made; NULL otherwise */
+	const char *channel;
+	int64_t withdrawals;
 } ly_store_outbox_row_t;
+
+/* An offer on one channel, sent or suppressed, for the offers table. */
+typedef struct ly_store_offer_row {
+	const ly_event_t *ev;
+	const ly_offer_made_t *offer;
+	const ly_offer_send_t *send;
+	const char *offer_id;
+} ly_store_offer_row_t;
+
+/* The key of the advisory lock a relay takes on a customer's rows
+ * (pg_try_advisory_xact_lock(key, hashtext(customer_id))). */
+#define LY_STORE_RELAY_LOCK "1819242596"
 
 /* A ledger line with the event it belongs to. */
 typedef struct ly_store_posting {
@@ -275,6 +291,11 @@ int ly_store_code_ops(ly_store_t *store, const ly_store_code_op_t *ops,
 int ly_store_queue_triggers(ly_store_t *store, const ly_event_t *const *evs,
 			    size_t evs_len, char *errstr, size_t errstr_size);
 
+/* Records each channel of the offers made, sent or suppressed. */
+int ly_store_write_offers(ly_store_t *store, const char *program_version,
+			  const ly_store_offer_row_t *rows, size_t rows_len,
+			  char *errstr, size_t errstr_size);
+
 /* In an open transaction: locks up to limit customers with work due at
  * now_us (FOR UPDATE SKIP LOCKED), in customer_id order. */
 int ly_store_due_customers(ly_store_t *store, int64_t now_us, size_t limit,
@@ -300,20 +321,30 @@ typedef struct ly_outbox_msg {
 	size_t payload_len;
 	void *headers;
 	size_t headers_len;
+	char *message_id; /* NULL for dead letters */
+	int withdrawn; /* an offer whose channel's consent is withdrawn */
 	int delivered; /* set by the relay */
 } ly_outbox_msg_t;
 
 /*
- * In an open transaction: claims up to limit unpublished rows in commit
- * order, skipping rows another replica holds. Messages live in arena.
+ * In an open transaction: claims unpublished rows in commit order, at
+ * most limit: the rows among the first limit of every customer no other
+ * relay holds (an advisory lock per customer, so a customer's rows go out
+ * in their order whatever the replicas do). Messages live in arena.
  */
 int ly_store_outbox_claim(ly_store_t *store, size_t limit,
 			  ly_outbox_msg_t **msgs, size_t *msgs_len,
 			  ly_arena_t *arena, char *errstr, size_t errstr_size);
-/* Marks the rows with delivered set as published. */
+/* Marks the rows with delivered set as published, and drops the
+ * withdrawn ones (their offers recorded as suppressed, consent_withdrawn). */
 int ly_store_outbox_mark(ly_store_t *store, const ly_outbox_msg_t *msgs,
 			 size_t msgs_len, ly_arena_t *arena, char *errstr,
 			 size_t errstr_size);
+
+/* Outside a transaction: deletes at most limit outbox rows published
+ * before now minus keep_s seconds; *deleted says how many. */
+int ly_store_outbox_prune(ly_store_t *store, int64_t keep_s, size_t limit,
+			  size_t *deleted, char *errstr, size_t errstr_size);
 
 /* Outside a transaction: the unpublished outbox rows and the age in
  * seconds of the oldest (0 when none), for the metrics. */

@@ -63,22 +63,6 @@ int ly_worker_ready(ly_worker_t *worker, char *why, size_t why_size);
 
 void ly_worker_get_stats(const ly_worker_t *worker, ly_worker_stats_t *out);
 
-/*
- * Whether this version of the worker runs program as written. The engine
- * evaluates the whole language of SPEC section 5, and the worker keeps
- * balances, lots, limit counts, budgets and issued codes; it does not yet
- * keep the customer profile, produce triggers, redeem `rewards` or publish
- * offers. Returns 0 when the program needs none of those, else LY_EINVAL
- * with the first such part in file order, e.g. `prog.yaml:7:5: rule "x":
- * "offer" is not run by this version of the worker`, or for an expression
- * reading a customer.* field other than the balances, at its key:
- * `prog.yaml:7:5: rule "x": field "customer.order_count" is not kept by
- * this version of the worker`. loyaltyd refuses such a program: it would
- * run with parts of it silently ignored.
- */
-int ly_worker_check_program(const ly_program_t *program, char *errstr,
-			    size_t errstr_size);
-
 /* Leaves the group and frees. Accepts NULL. */
 void ly_worker_destroy(ly_worker_t *worker);
 

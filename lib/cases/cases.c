@@ -625,6 +625,42 @@ static int check_codes(loader_t *ld, diffs_t *d, const yw_node_t *seq,
 	return 0;
 }
 
+/*
+ * An offer's `suppressed: {channel: reason}` (when) or `send_after:
+ * {channel: time}` (!when... times): every channel of the offer that has
+ * one must be listed with it, and no other.
+ */
+static int check_sends(loader_t *ld, diffs_t *d, const yw_node_t *map, size_t i,
+		       const ly_offer_made_t *m, int times)
+{
+	const char *key = times ? "send_after" : "suppressed";
+	int rc = want_kind(ld, map, YW_MAP, key);
+	if (rc)
+		return rc;
+	for (const yw_node_t *k = map->first; k; k = k->next->next)
+		if (!yw_eq(k, "email") && !yw_eq(k, "sms"))
+			return fail_at(ld, k, "%s: expected email or sms", key);
+	for (size_t c = 0; c < m->sends_len; c++) {
+		const ly_offer_send_t *s = &m->sends[c];
+		const char *name = s->channel == LY_CHANNEL_SMS ? "sms" : "email";
+		char got[48] = "", what[128];
+		if (times && s->send_after_us)
+			ly_time_format_rfc3339(s->send_after_us, got, sizeof(got));
+		else if (!times && s->outcome != LY_OFFER_SENT)
+			snprintf(got, sizeof(got), "%s", ly_offer_outcome_name(s->outcome));
+		const yw_node_t *want = NULL;
+		for (const yw_node_t *k = map->first; k; k = k->next->next)
+			if (yw_eq(k, name))
+				want = k->next;
+		snprintf(what, sizeof(what), "offers[%zu].%s.%s", i, key, name);
+		if (want && (rc = check_str(ld, d, want, what, got[0] ? got : "(none)")))
+			return rc;
+		if (!want && got[0])
+			differ(d, "%s: expected none, got %s", what, got);
+	}
+	return 0;
+}
+
 static int check_offers(loader_t *ld, diffs_t *d, const yw_node_t *seq,
 			const outcome_t *o)
 {
@@ -635,10 +671,16 @@ static int check_offers(loader_t *ld, diffs_t *d, const yw_node_t *seq,
 		differ(d, "offers: expected %zu, got %zu", seq->count, o->offers_len);
 	size_t i = 0;
 	for (const yw_node_t *it = seq->first; it; it = it->next, i++) {
-		enum { O_RULE, O_TEMPLATE, O_CHANNELS, O_CODE, O_POINTS, O_VARS, O__N };
+		enum {
+			O_RULE, O_TEMPLATE, O_CHANNELS, O_SUPPRESSED, O_SEND_AFTER,
+			O_LOCALE, O_CODE, O_POINTS, O_VARS, O__N
+		};
 		yw_field_t f[O__N] = {[O_RULE] = {"rule"}, [O_TEMPLATE] = {"template"},
-				      [O_CHANNELS] = {"channels"}, [O_CODE] = {"code"},
-				      [O_POINTS] = {"points_earned"}, [O_VARS] = {"vars"}};
+				      [O_CHANNELS] = {"channels"},
+				      [O_SUPPRESSED] = {"suppressed"},
+				      [O_SEND_AFTER] = {"send_after"}, [O_LOCALE] = {"locale"},
+				      [O_CODE] = {"code"}, [O_POINTS] = {"points_earned"},
+				      [O_VARS] = {"vars"}};
 		char what[128];
 		if ((rc = want_kind(ld, it, YW_MAP, "offers[]")) ||
 		    (rc = yw_map_fields(it, f, O__N, ld->name, ld->errstr,
@@ -670,12 +712,27 @@ static int check_offers(loader_t *ld, diffs_t *d, const yw_node_t *seq,
 				else
 					return fail_at(ld, c, "channels: expected email or sms");
 			}
-			if (want != m->channels) {
+			unsigned sent = 0;
+			for (size_t k = 0; k < m->sends_len; k++)
+				if (m->sends[k].outcome == LY_OFFER_SENT)
+					sent |= m->sends[k].channel;
+			if (want != sent) {
 				char a[32], b[32];
 				channels_text(a, sizeof(a), want);
-				channels_text(b, sizeof(b), m->channels);
+				channels_text(b, sizeof(b), sent);
 				differ(d, "offers[%zu].channels: expected [%s], got [%s]", i, a, b);
 			}
+		}
+		if (f[O_SUPPRESSED].value &&
+		    (rc = check_sends(ld, d, f[O_SUPPRESSED].value, i, m, 0)))
+			return rc;
+		if (f[O_SEND_AFTER].value &&
+		    (rc = check_sends(ld, d, f[O_SEND_AFTER].value, i, m, 1)))
+			return rc;
+		if (f[O_LOCALE].value) {
+			snprintf(what, sizeof(what), "offers[%zu].locale", i);
+			if ((rc = check_str(ld, d, f[O_LOCALE].value, what, m->locale)))
+				return rc;
 		}
 		if (f[O_CODE].value) {
 			int want;

@@ -543,8 +543,7 @@ static int rule_points(const ly_program_t *program, const ly_rule_t *rule,
 
 /* ---- limits and budgets ---- */
 
-/* The count of rule index ri in period, or NULL. */
-static ly_limit_count_t *limit_find(ly_customer_state_t *cs, size_t ri,
+ly_limit_count_t *lc_limit_find(ly_customer_state_t *cs, size_t ri,
 				    const char *period)
 {
 	for (size_t i = 0; i < cs->limits_len; i++)
@@ -568,11 +567,10 @@ ly_limit_count_t *ly_customer_limit_append(ly_customer_state_t *cs,
 	return c;
 }
 
-/* Counts one firing of rule index ri in period. */
-static int limit_count(ly_customer_state_t *cs, size_t ri, const char *period,
+int lc_limit_count(ly_customer_state_t *cs, size_t ri, const char *period,
 		       ly_arena_t *arena)
 {
-	ly_limit_count_t *c = limit_find(cs, ri, period);
+	ly_limit_count_t *c = lc_limit_find(cs, ri, period);
 	if (!c && !(c = ly_customer_limit_append(cs, (uint32_t)ri, period, 0, arena)))
 		return LY_ENOMEM;
 	c->count++;
@@ -583,9 +581,7 @@ static int limit_count(ly_customer_state_t *cs, size_t ri, const char *period,
 void ly_engine_limit_period(const ly_program_t *program, const ly_rule_t *rule,
 			    const ly_event_t *ev, char key[LY_PERIOD_KEY_MAX])
 {
-	int64_t start, end;
-	ly_tz_period(program->tz, rule->limit_per, ev->time_us, &start, &end);
-	ly_period_key(rule->limit_per, start, key, LY_PERIOD_KEY_MAX);
+	ly_limit_period_at(program, (uint32_t)(rule - program->rules), ev->time_us, key);
 }
 
 /* ---- explaining ---- */
@@ -738,6 +734,7 @@ static int make_offer(ly_offer_made_t *o, const ly_rule_t *rule,
 		      const ly_expr_env_t *env, ly_arena_t *arena, char *errstr,
 		      size_t errstr_size)
 {
+	o->rule = rule;
 	o->rule_id = rule->id;
 	o->template_id = rule->offer.template_id;
 	o->channels = rule->offer.channels;
@@ -828,13 +825,19 @@ static int update_profile(ly_effects_t *out, const ly_program_t *program,
 	const ly_customer_data_t *c = &ev->u.customer;
 	if (c->locale)
 		cs->locale = c->locale;
-	if (c->first_name)
+	if (c->first_name && !cs->erased)
 		cs->first_name = c->first_name;
-	if (c->consent_email != LY_UNSET)
-		cs->consent_email = c->consent_email == LY_TRUE;
-	if (c->consent_sms != LY_UNSET)
-		cs->consent_sms = c->consent_sms == LY_TRUE;
-	if (c->birth_date) {
+	if (c->consent_email != LY_UNSET) {
+		const int given = c->consent_email == LY_TRUE;
+		cs->withdrawals_email += cs->consent_email && !given;
+		cs->consent_email = given;
+	}
+	if (c->consent_sms != LY_UNSET) {
+		const int given = c->consent_sms == LY_TRUE;
+		cs->withdrawals_sms += cs->consent_sms && !given;
+		cs->consent_sms = given;
+	}
+	if (c->birth_date && !cs->erased) {
 		if (ly_date_parse(c->birth_date, &cs->birth_year, &cs->birth_month,
 				  &cs->birth_day))
 			return LY_EINVAL; /* the decoder validated it */
@@ -965,7 +968,7 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 			return rc;
 		if (nf.outcome == LY_RULE_FIRED && rule->limit_count > 0) {
 			ly_engine_limit_period(program, rule, ev, period); /* kept if it fires */
-			const ly_limit_count_t *c = limit_find(&cur, i, period);
+			const ly_limit_count_t *c = lc_limit_find(&cur, i, period);
 			if (c && c->count >= rule->limit_count) {
 				nf.outcome = LY_RULE_LIMITED;
 				nf.period = period;
@@ -1086,7 +1089,7 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 	}
 	for (size_t k = 0; k < nfired; k++)
 		if (program->rules[fired[k]].limit_count > 0 &&
-		    limit_count(&cur, fired[k], periods[k], arena))
+		    lc_limit_count(&cur, fired[k], periods[k], arena))
 			return LY_ENOMEM;
 	/* nothing can fail from here on */
 	for (size_t k = 0; k < nfired; k++)
@@ -1101,6 +1104,8 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 	int rc = lc_commit(out, program, &cur, ev, postings, n, arena);
 	if (!rc && profile)
 		rc = lc_profile(out, program, &cur, ev, arena);
+	if (!rc && noffers)
+		rc = lc_route_offers(program, &cur, ev, offers, noffers, arena);
 	if (rc)
 		return rc;
 	/* the scheduler's next work, as far as this event shows it */

@@ -62,6 +62,23 @@ int lc_profile(ly_effects_t *out, const ly_program_t *program,
 	       ly_customer_state_t *cs, const ly_event_t *ev, ly_arena_t *arena);
 size_t lc_followups_max(const ly_customer_state_t *cs, const ly_event_t *ev);
 
+/* The limit count of index ri in period, or NULL. */
+ly_limit_count_t *lc_limit_find(ly_customer_state_t *cs, size_t ri,
+				const char *period);
+/* Counts one more in the limit count of index ri in period. LY_ENOMEM. */
+int lc_limit_count(ly_customer_state_t *cs, size_t ri, const char *period,
+		   ly_arena_t *arena);
+
+/*
+ * The way out of the offers an event's rules made (offers.c): for each,
+ * in order, its sends (consent, cap, quiet hours) and what its templates
+ * get, from cs as the event left it; counts what the caps let through in
+ * cs's limit counts. LY_ENOMEM.
+ */
+int lc_route_offers(const ly_program_t *program, ly_customer_state_t *cs,
+		    const ly_event_t *ev, ly_offer_made_t *offers, size_t n,
+		    ly_arena_t *arena);
+
 /* The one evaluation of the rules (engine.c). */
 int ly_engine_run_rules(ly_effects_t *out, const ly_program_t *program,
 			ly_engine_shared_t *shared, ly_customer_state_t *state,

@@ -445,14 +445,12 @@ int ly_expr_eval(const ly_expr_t *expr, const ly_expr_env_t *env, ly_value_t *ou
 #define TIME_MIN_US (INT64_C(-62167219200) * 1000000)
 #define TIME_MAX_US (INT64_C(253402300799) * 1000000 + 999999)
 
-static int put_value(ly_buf_t *out, const ly_value_t *v)
+static int put_text(ly_buf_t *out, const ly_value_t *v)
 {
 	char tbuf[64];
 	int y;
 	int m, d, rc;
 
-	if (v->absent)
-		return ly_buf_puts(out, "absent");
 	switch (v->type) {
 	case LY_TYPE_INT:
 		return ly_buf_printf(out, "%lld", (long long)v->u.i);
@@ -486,6 +484,22 @@ static int put_value(ly_buf_t *out, const ly_value_t *v)
 	default:
 		return ly_buf_puts(out, "?");
 	}
+}
+
+static int put_value(ly_buf_t *out, const ly_value_t *v)
+{
+	return v->absent ? ly_buf_puts(out, "absent") : put_text(out, v);
+}
+
+int ly_expr_value_json(ly_buf_t *out, const ly_value_t *v)
+{
+	int rc;
+	LY_ASSERT(!v->absent);
+	if (v->type == LY_TYPE_INT || v->type == LY_TYPE_BOOL || v->type == LY_TYPE_STRING)
+		return put_text(out, v);
+	if ((rc = ly_buf_putc(out, '"')) || (rc = put_text(out, v)))
+		return rc;
+	return ly_buf_putc(out, '"');
 }
 
 static int is_space(char c)

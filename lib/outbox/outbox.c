@@ -153,7 +153,7 @@ int ly_outbox_relay(ly_store_t *store, rd_kafka_t *producer, size_t limit,
 	if (rc || n == 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		if (produce_one(producer, &msgs[i], arena))
+		if (!msgs[i].withdrawn && produce_one(producer, &msgs[i], arena))
 			break; /* the rest waits for the next pass, in order */
 	if (rd_kafka_flush(producer, flush_timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		/* Not acknowledged in time: withdraw the rest so no delivery
@@ -166,9 +166,11 @@ int ly_outbox_relay(ly_store_t *store, rd_kafka_t *producer, size_t limit,
 	for (size_t i = 0; i < n; i++) {
 		/* Keep commit order: stop marking at the first failure so a
 		 * later row is never published before an earlier one. */
+		if (msgs[i].withdrawn)
+			continue; /* dropped, never published */
 		if (!msgs[i].delivered) {
 			for (size_t j = i; j < n; j++)
-				msgs[j].delivered = 0;
+				msgs[j].delivered = msgs[j].withdrawn = 0;
 			break;
 		}
 		delivered++;

@@ -118,7 +118,8 @@ int ly_store_load_profiles(ly_store_t *s, const ly_program_t *program,
 			"consent_email, consent_sms, referred_by, referral_done, order_count, "
 			"lifetime_spend, (extract(epoch FROM first_order_at) * 1000000)::bigint, (extract(epoch FROM last_order_at) * 1000000)::bigint, clv, "
 			"to_json(categories)::text, to_json(category_spend)::text, tier, segment, "
-			"birthday_year, (extract(epoch FROM tier_due_at) * 1000000)::bigint, (extract(epoch FROM next_due_at) * 1000000)::bigint "
+			"birthday_year, (extract(epoch FROM tier_due_at) * 1000000)::bigint, (extract(epoch FROM next_due_at) * 1000000)::bigint, "
+			"withdrawals_email, withdrawals_sms, erased_at IS NOT NULL "
 			"FROM customers WHERE customer_id = ANY($1::text[])",
 			1, params, NULL, NULL, 0, errstr, errstr_size);
 	ly_st_arrs_free(&ids, 1);
@@ -172,6 +173,9 @@ int ly_store_load_profiles(ly_store_t *s, const ly_program_t *program,
 		cs->birthday_year = atoi(PQgetvalue(res, r, 20));
 		cs->tier_due_us = time_us(res, r, 21);
 		cs->next_due_us = time_us(res, r, 22);
+		cs->withdrawals_email = atoll(PQgetvalue(res, r, 23));
+		cs->withdrawals_sms = atoll(PQgetvalue(res, r, 24));
+		cs->erased = is_true(res, r, 25);
 	}
 	if (rc == LY_EIO)
 		snprintf(errstr, errstr_size, "postgres: load profiles: bad categories");
@@ -483,7 +487,7 @@ static int write_profiles(ly_store_t *s, const ly_program_t *program,
 			  const ly_customer_state_t *states, size_t n,
 			  ly_arena_t *arena, char *errstr, size_t errstr_size)
 {
-	enum { N = 21 };
+	enum { N = 23 };
 	pg_array_t a[N] = {{{0}}};
 	const char *params[N];
 	size_t rows = 0;
@@ -524,6 +528,8 @@ static int write_profiles(ly_store_t *s, const ly_program_t *program,
 		ly_st_arr_time(&a[18], cs->tier_due_us);
 		ly_st_arr_time(&a[19], cs->next_due_us);
 		ly_st_arr_time(&a[20], cs->referred_by ? cs->referred_at_us : 0);
+		ly_st_arr_int(&a[21], cs->withdrawals_email);
+		ly_st_arr_int(&a[22], cs->withdrawals_sms);
 		rows++;
 	}
 	if (rows == 0)
@@ -533,8 +539,10 @@ static int write_profiles(ly_store_t *s, const ly_program_t *program,
 		goto out;
 	rc = ly_st_exec_params(
 		s, NULL, "postgres: write profiles",
-		"UPDATE customers c SET first_name = u.fn, locale = u.lo, "
-		"birth_date = u.bd::date, referred_at = u.ra, "
+		"UPDATE customers c SET "
+		"first_name = CASE WHEN c.erased_at IS NULL THEN u.fn END, locale = u.lo, "
+		"birth_date = CASE WHEN c.erased_at IS NULL THEN u.bd::date END, referred_at = u.ra, "
+		"withdrawals_email = u.we, withdrawals_sms = u.ws, "
 		"consent_email = u.ce::boolean, consent_sms = u.cs::boolean, "
 		"referred_by = u.rb, referral_done = u.rd::boolean, order_count = u.oc, "
 		"lifetime_spend = u.ls, first_order_at = u.fo, last_order_at = u.lo2, clv = u.clv, "
@@ -545,8 +553,8 @@ static int write_profiles(ly_store_t *s, const ly_program_t *program,
 		"$6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], "
 		"$11::timestamptz[], $12::timestamptz[], $13::bigint[], $14::text[], $15::text[], "
 		"$16::text[], $17::text[], $18::int[], $19::timestamptz[], $20::timestamptz[], "
-		"$21::timestamptz[]) "
-		"AS u(id, fn, lo, bd, ce, cs, rb, rd, oc, ls, fo, lo2, clv, cat, sp, ti, se, by, td, nd, ra) "
+		"$21::timestamptz[], $22::bigint[], $23::bigint[]) "
+		"AS u(id, fn, lo, bd, ce, cs, rb, rd, oc, ls, fo, lo2, clv, cat, sp, ti, se, by, td, nd, ra, we, ws) "
 		"WHERE c.customer_id = u.id",
 		N, params, NULL, NULL, 0, errstr, errstr_size);
 out:
@@ -852,6 +860,44 @@ int ly_store_queue_triggers(ly_store_t *s, const ly_event_t *const *evs, size_t 
 			"event_time, data) SELECT * FROM unnest($1::text[], $2::text[], "
 			"$3::text[], $4::timestamptz[], $5::text[]) ON CONFLICT DO NOTHING",
 			N, params, NULL, NULL, 0, errstr, errstr_size);
+	ly_st_arrs_free(a, N);
+	return rc;
+}
+
+int ly_store_write_offers(ly_store_t *s, const char *program_version,
+			  const ly_store_offer_row_t *rows, size_t n, char *errstr,
+			  size_t errstr_size)
+{
+	enum { N = 11 };
+	pg_array_t a[N] = {{{0}}};
+	const char *params[N + 1] = {program_version};
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const ly_store_offer_row_t *r = &rows[i];
+		const int sent = r->send->outcome == LY_OFFER_SENT;
+		ly_st_arr_str(&a[0], r->ev->customer_id);
+		ly_st_arr_str(&a[1], r->offer_id);
+		ly_st_arr_str(&a[2], r->ev->source);
+		ly_st_arr_str(&a[3], r->ev->id);
+		ly_st_arr_time(&a[4], r->ev->time_us);
+		ly_st_arr_str(&a[5], r->offer->rule_id);
+		ly_st_arr_str(&a[6], r->offer->template_id);
+		ly_st_arr_str(&a[7], r->send->channel == LY_CHANNEL_SMS ? "sms" : "email");
+		ly_st_arr_str(&a[8], sent ? "sent" : "suppressed");
+		ly_st_arr_str(&a[9], sent ? NULL : ly_offer_outcome_name(r->send->outcome));
+		ly_st_arr_time(&a[10], r->send->send_after_us);
+	}
+	int rc = ly_st_arrs_end(a, N, params + 1, errstr, errstr_size);
+	if (!rc)
+		rc = ly_st_exec_params(
+			s, NULL, "postgres: write offers",
+			"INSERT INTO offers (customer_id, offer_id, event_source, event_id, "
+			"event_time, rule_id, template, channel, status, reason, send_after, "
+			"program_version) SELECT *, $1 FROM unnest($2::text[], $3::text[], "
+			"$4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], "
+			"$9::text[], $10::text[], $11::text[], $12::timestamptz[])",
+			N + 1, params, NULL, NULL, 0, errstr, errstr_size);
 	ly_st_arrs_free(a, N);
 	return rc;
 }

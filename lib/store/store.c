@@ -715,8 +715,8 @@ int ly_store_load_limits(ly_store_t *s, const ly_program_t *program,
 		goto nomem;
 	for (size_t i = 0; i < keys_len; i++) {
 		const ly_store_limit_key_t *k = &keys[i];
-		LY_ASSERT(k->rule < program->rules_len);
-		const char *rule_id = program->rules[k->rule].id;
+		const char *rule_id = ly_limit_name(program, k->rule);
+		LY_ASSERT(rule_id);
 		const char *parts[] = {k->state->customer_id, rule_id, k->period};
 		size_t len;
 		int found;
@@ -777,9 +777,9 @@ int ly_store_write_limits(ly_store_t *s, const ly_program_t *program,
 			const ly_limit_count_t *c = &states[i].limits[j];
 			if (!c->changed)
 				continue;
-			LY_ASSERT(c->rule < program->rules_len);
+			LY_ASSERT(ly_limit_name(program, c->rule));
 			ly_st_arr_str(&arrs[0], states[i].customer_id);
-			ly_st_arr_str(&arrs[1], program->rules[c->rule].id);
+			ly_st_arr_str(&arrs[1], ly_limit_name(program, c->rule));
 			ly_st_arr_str(&arrs[2], c->period);
 			ly_st_arr_int(&arrs[3], c->count);
 			n++;
@@ -1061,8 +1061,9 @@ int ly_store_write_outbox(ly_store_t *s, const ly_store_outbox_row_t *rows,
 			  size_t errstr_size)
 {
 	(void)arena;
-	pg_array_t arrs[6] = {{{0}}};
-	const char *params[6];
+	enum { N = 8 };
+	pg_array_t arrs[N] = {{{0}}};
+	const char *params[N];
 	int rc = 0;
 	if (rows_len == 0)
 		return 0;
@@ -1074,19 +1075,24 @@ int ly_store_write_outbox(ly_store_t *s, const ly_store_outbox_row_t *rows,
 		ly_st_arr_str(&arrs[3], r->message_id);
 		ly_st_arr_bytea(&arrs[4], r->payload, r->payload_len);
 		ly_st_arr_bytea(&arrs[5], r->headers, r->headers_len);
+		ly_st_arr_str(&arrs[6], r->channel);
+		if (r->channel)
+			ly_st_arr_int(&arrs[7], r->withdrawals);
+		else
+			ly_st_arr_str(&arrs[7], NULL);
 	}
-	rc = ly_st_arrs_end(arrs, 6, params, errstr, errstr_size);
+	rc = ly_st_arrs_end(arrs, N, params, errstr, errstr_size);
 	if (rc)
 		goto out;
 	rc = ly_st_exec_params(s, NULL, "postgres: write outbox",
 			 "INSERT INTO outbox (customer_id, topic, message_key, message_id, "
-			 "payload, headers) "
-			 "SELECT c, t, k, m, p, h FROM unnest($1::text[], $2::text[], "
-			 "$3::bytea[], $4::text[], $5::bytea[], $6::bytea[]) "
-			 "WITH ORDINALITY AS u(c, t, k, m, p, h, n) ORDER BY n",
-			 6, params, NULL, NULL, 0, errstr, errstr_size);
+			 "payload, headers, channel, withdrawals) "
+			 "SELECT c, t, k, m, p, h, ch, w FROM unnest($1::text[], $2::text[], "
+			 "$3::bytea[], $4::text[], $5::bytea[], $6::bytea[], $7::text[], "
+			 "$8::bigint[]) WITH ORDINALITY AS u(c, t, k, m, p, h, ch, w, n) ORDER BY n",
+			 N, params, NULL, NULL, 0, errstr, errstr_size);
 out:
-	ly_st_arrs_free(arrs, 6);
+	ly_st_arrs_free(arrs, N);
 	return rc;
 }
 
@@ -1199,11 +1205,34 @@ int ly_store_outbox_claim(ly_store_t *s, size_t limit, ly_outbox_msg_t **msgs,
 	PGresult *res = NULL;
 	*msgs = NULL;
 	*msgs_len = 0;
-	int rc = ly_st_exec_params(s, &res, "postgres: claim outbox",
-			     "SELECT customer_id, outbox_id, topic, message_key, payload, "
-			     "headers FROM outbox WHERE published_at IS NULL "
-			     "ORDER BY outbox_id LIMIT $1 FOR UPDATE SKIP LOCKED",
-			     1, params, NULL, NULL, 1, errstr, errstr_size);
+	/*
+	 * The first rows in commit order; of those, the rows of every
+	 * customer whose advisory lock this transaction gets (another relay
+	 * holding it is skipped, as SKIP LOCKED skips its rows), so one relay
+	 * at a time publishes a customer's rows, oldest first; and for an
+	 * offer, whether the customer still consents on its channel and has
+	 * not withdrawn since it was made (docs/offers.md).
+	 */
+	int rc = ly_st_exec_params(
+		s, &res, "postgres: claim outbox",
+		"WITH head AS MATERIALIZED ("
+		"    SELECT customer_id, outbox_id FROM outbox WHERE published_at IS NULL "
+		"    ORDER BY outbox_id LIMIT $1), "
+		"mine AS MATERIALIZED ("
+		"    SELECT customer_id FROM (SELECT DISTINCT customer_id FROM head) d "
+		"    WHERE pg_try_advisory_xact_lock(" LY_STORE_RELAY_LOCK ", hashtext(customer_id))) "
+		"SELECT o.customer_id, o.outbox_id, o.topic, o.message_key, o.payload, o.headers, "
+		"       o.channel IS NOT NULL AND NOT coalesce(CASE o.channel "
+		"           WHEN 'email' THEN c.consent_email AND c.withdrawals_email = o.withdrawals "
+		"           WHEN 'sms' THEN c.consent_sms AND c.withdrawals_sms = o.withdrawals END, "
+		"           false), "
+		"       o.message_id "
+		"FROM outbox o JOIN head h USING (customer_id, outbox_id) "
+		"JOIN mine USING (customer_id) "
+		"LEFT JOIN customers c ON c.customer_id = o.customer_id AND o.channel IS NOT NULL "
+		"WHERE o.published_at IS NULL "
+		"ORDER BY o.outbox_id FOR UPDATE OF o SKIP LOCKED",
+		1, params, NULL, NULL, 1, errstr, errstr_size);
 	if (rc)
 		return rc;
 	size_t n = (size_t)PQntuples(res);
@@ -1219,6 +1248,9 @@ int ly_store_outbox_claim(ly_store_t *s, size_t limit, ly_outbox_msg_t **msgs,
 		m[i].key = copy_binary(arena, res, row, 3, &m[i].key_len);
 		m[i].payload = copy_binary(arena, res, row, 4, &m[i].payload_len);
 		m[i].headers = copy_binary(arena, res, row, 5, &m[i].headers_len);
+		m[i].withdrawn = *PQgetvalue(res, row, 6) != 0;
+		m[i].message_id = copy_binary(arena, res, row, 7, &len);
+		m[i].delivered = 0;
 		if (!m[i].customer_id || !m[i].topic)
 			goto nomem;
 	}
@@ -1237,29 +1269,41 @@ int ly_store_outbox_mark(ly_store_t *s, const ly_outbox_msg_t *msgs,
 			 size_t errstr_size)
 {
 	(void)arena;
-	pg_array_t arrs[2] = {{{0}}};
-	const char *params[2];
-	size_t n = 0;
+	pg_array_t pub[2] = {{{0}}}, gone[3] = {{{0}}};
+	const char *pp[2], *gp[3];
+	size_t npub = 0, ngone = 0;
 	int rc = 0;
 	for (size_t i = 0; i < msgs_len; i++) {
-		if (!msgs[i].delivered)
-			continue;
-		ly_st_arr_str(&arrs[0], msgs[i].customer_id);
-		ly_st_arr_int(&arrs[1], msgs[i].outbox_id);
-		n++;
+		if (msgs[i].withdrawn) {
+			ly_st_arr_str(&gone[0], msgs[i].customer_id);
+			ly_st_arr_int(&gone[1], msgs[i].outbox_id);
+			ly_st_arr_str(&gone[2], msgs[i].message_id);
+			ngone++;
+		} else if (msgs[i].delivered) {
+			ly_st_arr_str(&pub[0], msgs[i].customer_id);
+			ly_st_arr_int(&pub[1], msgs[i].outbox_id);
+			npub++;
+		}
 	}
-	if (n == 0)
-		goto out;
-	rc = ly_st_arrs_end(arrs, 2, params, errstr, errstr_size);
-	if (rc)
-		goto out;
-	rc = ly_st_exec_params(s, NULL, "postgres: mark outbox",
-			 "UPDATE outbox o SET published_at = now() "
-			 "FROM unnest($1::text[], $2::bigint[]) AS u(c, i) "
-			 "WHERE o.customer_id = u.c AND o.outbox_id = u.i",
-			 2, params, NULL, NULL, 0, errstr, errstr_size);
-out:
-	ly_st_arrs_free(arrs, 2);
+	if (npub && !(rc = ly_st_arrs_end(pub, 2, pp, errstr, errstr_size)))
+		rc = ly_st_exec_params(s, NULL, "postgres: mark outbox",
+				 "UPDATE outbox o SET published_at = now() "
+				 "FROM unnest($1::text[], $2::bigint[]) AS u(c, i) "
+				 "WHERE o.customer_id = u.c AND o.outbox_id = u.i",
+				 2, pp, NULL, NULL, 0, errstr, errstr_size);
+	/* an offer whose consent was withdrawn is never published: its row
+	 * goes, and its record says why */
+	if (!rc && ngone && !(rc = ly_st_arrs_end(gone, 3, gp, errstr, errstr_size)))
+		rc = ly_st_exec_params(s, NULL, "postgres: drop withdrawn offers",
+				 "WITH u AS (SELECT * FROM unnest($1::text[], $2::bigint[], "
+				 "    $3::text[]) AS u(c, i, m)), "
+				 "d AS (DELETE FROM outbox o USING u "
+				 "    WHERE o.customer_id = u.c AND o.outbox_id = u.i) "
+				 "UPDATE offers f SET status = 'suppressed', reason = 'consent_withdrawn' "
+				 "FROM u WHERE f.customer_id = u.c AND f.offer_id = u.m",
+				 3, gp, NULL, NULL, 0, errstr, errstr_size);
+	ly_st_arrs_free(pub, 2);
+	ly_st_arrs_free(gone, 3);
 	return rc;
 }
 
@@ -1374,6 +1418,58 @@ static int print_codes(ly_store_t *s, const char *customer_id, int json,
 	return 0;
 }
 
+/* The customer's offers after the codes, one line per channel, sent or
+ * suppressed with the reason: a table (none when there are no offers) or
+ * the "offers" array of the JSON object. */
+static int print_offers(ly_store_t *s, const char *customer_id, int json,
+			ly_buf_t *out, char *errstr, size_t errstr_size)
+{
+	static const char *const names[] = {"time", "rule_id", "template", "channel",
+					    "status", "reason", "send_after",
+					    "offer_id", "event_id"};
+	enum { N = LY_ARRAY_LEN(names) };
+	const char *params[] = {customer_id};
+	PGresult *res = NULL;
+	int rc = ly_st_exec_params(
+		s, &res, "postgres: history offers",
+		"SELECT to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+		"rule_id, template, channel, status, coalesce(reason, ''), "
+		"coalesce(to_char(send_after AT TIME ZONE 'UTC', "
+		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), offer_id, event_id "
+		"FROM offers WHERE customer_id = $1 ORDER BY event_time, created_at, offer_id",
+		1, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		return rc;
+	int n = PQntuples(res);
+	if (json)
+		ly_buf_puts(out, ",\"offers\":[");
+	else if (n > 0)
+		ly_buf_printf(out, "\n%-20s  %-16s  %-16s  %-7s  %-10s  %-17s  %-20s  %s\n",
+			      names[0], "rule", names[2], names[3], names[4], names[5],
+			      names[6], names[7]);
+	for (int row = 0; row < n; row++) {
+		const char *v[N];
+		for (int c = 0; c < N; c++)
+			v[c] = PQgetvalue(res, row, c);
+		if (json) {
+			ly_buf_puts(out, row ? ",{" : "{");
+			for (int c = 0; c < N; c++) {
+				ly_buf_printf(out, "%s\"%s\":", c ? "," : "", names[c]);
+				ly_buf_json_quoted(out, v[c][0] ? v[c] : NULL);
+			}
+			ly_buf_putc(out, '}');
+		} else {
+			ly_buf_printf(out, "%-20s  %-16.16s  %-16.16s  %-7s  %-10s  %-17s  %-20s  %s\n",
+				      v[0], v[1], v[2], v[3], v[4], v[5][0] ? v[5] : "-",
+				      v[6][0] ? v[6] : "-", v[7]);
+		}
+	}
+	if (json)
+		ly_buf_putc(out, ']');
+	PQclear(res);
+	return 0;
+}
+
 int ly_store_print_history(ly_store_t *s, const char *customer_id, int json,
 			   ly_buf_t *out, char *errstr, size_t errstr_size)
 {
@@ -1436,6 +1532,8 @@ int ly_store_print_history(ly_store_t *s, const char *customer_id, int json,
 	if (json)
 		ly_buf_putc(out, ']');
 	rc = print_codes(s, customer_id, json, out, errstr, errstr_size);
+	if (!rc)
+		rc = print_offers(s, customer_id, json, out, errstr, errstr_size);
 	if (!rc && json)
 		ly_buf_puts(out, "}\n");
 	return rc;
@@ -1577,6 +1675,30 @@ int ly_store_outbox_backlog(ly_store_t *s, int64_t *rows, double *oldest_age_s,
 	return 0;
 }
 
+int ly_store_outbox_prune(ly_store_t *s, int64_t keep_s, size_t limit,
+			  size_t *deleted, char *errstr, size_t errstr_size)
+{
+	char keep[24], lim[24];
+	snprintf(keep, sizeof(keep), "%lld", (long long)keep_s);
+	snprintf(lim, sizeof(lim), "%zu", limit);
+	const char *params[] = {keep, lim};
+	PGresult *res = NULL;
+	*deleted = 0;
+	int rc = ly_st_exec_params(
+		s, &res, "postgres: prune outbox",
+		"WITH old AS (SELECT customer_id, outbox_id FROM outbox "
+		"    WHERE published_at < now() - make_interval(secs => $1::bigint) "
+		"    ORDER BY published_at LIMIT $2 FOR UPDATE SKIP LOCKED) "
+		"DELETE FROM outbox o USING old "
+		"WHERE o.customer_id = old.customer_id AND o.outbox_id = old.outbox_id",
+		2, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		return rc;
+	*deleted = (size_t)atoll(PQcmdTuples(res));
+	PQclear(res);
+	return 0;
+}
+
 /* ---- one customer, read only (loyaltyctl explain --customer) ---- */
 
 int ly_store_load_customer(ly_store_t *s, const ly_program_t *program,
@@ -1597,21 +1719,18 @@ int ly_store_load_customer(ly_store_t *s, const ly_program_t *program,
 	}
 	PQclear(res);
 
-	/* The counts of the periods ev falls in, for the rules it meets, and
-	 * the budgets, as the worker loads them. */
-	size_t rules_len;
-	const uint32_t *on = ly_program_rules_on(program, ev, &rules_len);
-	ly_store_limit_key_t *keys = ly_arena_alloc(arena, (rules_len + 1) * sizeof(*keys));
-	size_t n = 0;
-	if (!keys)
+	/* The counts of the periods ev falls in that it may read, and the
+	 * budgets, as the worker loads them. */
+	uint32_t *idx = ly_arena_alloc(arena, (program->rules_len + 2) * sizeof(*idx));
+	ly_store_limit_key_t *keys =
+		ly_arena_alloc(arena, (program->rules_len + 2) * sizeof(*keys));
+	if (!idx || !keys)
 		return LY_ENOMEM;
-	for (size_t i = 0; i < rules_len; i++) {
-		const ly_rule_t *r = &program->rules[on[i]];
-		if (r->limit_count == 0)
-			continue;
-		keys[n].state = cs;
-		keys[n].rule = on[i];
-		ly_engine_limit_period(program, r, ev, keys[n++].period);
+	const size_t n = ly_limit_indices(program, ev, idx);
+	for (size_t i = 0; i < n; i++) {
+		keys[i].state = cs;
+		keys[i].rule = idx[i];
+		ly_limit_period_at(program, idx[i], ev->time_us, keys[i].period);
 	}
 	rc = ly_store_load_limits(s, program, keys, n, arena, errstr, errstr_size);
 	if (rc)

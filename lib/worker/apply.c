@@ -105,18 +105,19 @@ static void envelope(ly_buf_t *b, const char *id, const char *type,
 	ly_buf_json_quoted(b, ev->customer_id);
 }
 
-/* Closes the message in b into an activity row keyed by the customer. */
-static int activity_row(ly_store_outbox_row_t *row, const ly_config_t *cfg,
-			const ly_event_t *ev, const char *id, ly_buf_t *b,
-			ly_arena_t *arena)
+/* Closes the message in b into a row of topic keyed by the customer. */
+static int output_row(ly_store_outbox_row_t *row, const char *topic,
+		      const ly_event_t *ev, const char *id, ly_buf_t *b,
+		      ly_arena_t *arena)
 {
 	int rc = ly_buf_puts(b, "}}");
 	if (rc || !b->data) {
 		ly_buf_free(b);
 		return LY_ENOMEM;
 	}
+	memset(row, 0, sizeof(*row));
 	row->customer_id = ev->customer_id;
-	row->topic = cfg->topic_activity;
+	row->topic = topic;
 	row->key = ev->customer_id;
 	row->key_len = strlen(ev->customer_id);
 	row->message_id = id;
@@ -134,6 +135,22 @@ static int activity_row(ly_store_outbox_row_t *row, const ly_config_t *cfg,
 	row->headers_len = b->len;
 	ly_buf_free(b);
 	return row->payload && row->headers ? 0 : LY_ENOMEM;
+}
+
+static int activity_row(ly_store_outbox_row_t *row, const ly_config_t *cfg,
+			const ly_event_t *ev, const char *id, ly_buf_t *b,
+			ly_arena_t *arena)
+{
+	return output_row(row, cfg->topic_activity, ev, id, b, arena);
+}
+
+/* A tier's perks (none without a tier) as a JSON array. */
+static int put_perks(ly_buf_t *b, const ly_tier_t *t)
+{
+	int rc = ly_buf_putc(b, '[');
+	for (size_t k = 0; t && k < t->perks_len; k++)
+		rc |= (k ? ly_buf_putc(b, ',') : 0) | ly_buf_json_quoted(b, t->perks[k]);
+	return rc | ly_buf_putc(b, ']');
 }
 
 /* loyalty.points.changed for one posting (SPEC section 7). */
@@ -171,18 +188,12 @@ static int tier_changed_row(ly_store_outbox_row_t *row, const ly_config_t *cfg,
 	envelope(&b, id, "loyalty.tier.changed", ev);
 	json_field_str(&b, "from", ev->u.change.from);
 	json_field_str(&b, "to", ev->u.change.to);
-	ly_buf_puts(&b, ",\"perks\":[");
-	for (size_t i = 0; i < program->tiers_len; i++) {
-		const ly_tier_t *t = &program->tiers[i];
-		if (strcmp(t->name, ev->u.change.to) != 0)
-			continue;
-		for (size_t k = 0; k < t->perks_len; k++) {
-			if (k)
-				ly_buf_putc(&b, ',');
-			ly_buf_json_quoted(&b, t->perks[k]);
-		}
-	}
-	ly_buf_putc(&b, ']');
+	const ly_tier_t *to = NULL;
+	for (size_t i = 0; i < program->tiers_len; i++)
+		if (strcmp(program->tiers[i].name, ev->u.change.to) == 0)
+			to = &program->tiers[i];
+	ly_buf_puts(&b, ",\"perks\":");
+	put_perks(&b, to);
 	return activity_row(row, cfg, ev, id, &b, arena);
 }
 
@@ -210,6 +221,121 @@ static int redemption_row(ly_store_outbox_row_t *row, const ly_config_t *cfg,
 	if (!completed)
 		json_field_str(&b, "reason", fx->reject_reason);
 	return activity_row(row, cfg, ev, id, &b, arena);
+}
+
+static const char *channel_name(unsigned channel)
+{
+	return channel == LY_CHANNEL_SMS ? "sms" : "email";
+}
+
+/* The id of an offer on one channel: of the event, the rule and the
+ * channel (no rule id has a "/"). */
+static const char *offer_id(ly_arena_t *arena, const ly_event_t *ev,
+			    const ly_offer_made_t *o, const ly_offer_send_t *s)
+{
+	const char *what = ly_arena_printf(arena, "%s/%s", o->rule_id,
+					   channel_name(s->channel));
+	return what ? output_id(arena, "of", ev, what) : NULL;
+}
+
+/* 1 when the rule's own vars set name. */
+static int rule_sets(const ly_offer_made_t *o, const char *name)
+{
+	for (size_t k = 0; k < o->vars_len; k++)
+		if (strcmp(o->vars[k].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * An offer's vars (docs/offers.md): what loyaltyd knows of the customer
+ * as the event left them, the code's terms, then the rule's own vars,
+ * which replace a name they share.
+ */
+static int put_vars(ly_buf_t *b, const ly_program_t *program,
+		    const ly_offer_made_t *o)
+{
+	int rc = 0;
+	const ly_tier_t *tier = o->tier < program->tiers_len ? &program->tiers[o->tier] : NULL;
+	const ly_issued_code_t *c = o->code;
+	ly_buf_t own = {0};
+#define VAR(name) (!rule_sets(o, name) && !(rc |= ly_buf_printf(&own, ",\"%s\":", name)))
+	if (o->first_name && VAR("first_name"))
+		rc |= ly_buf_json_quoted(&own, o->first_name);
+	if (VAR("points_available"))
+		rc |= ly_buf_printf(&own, "%lld", (long long)o->points_available);
+	if (VAR("points_pending"))
+		rc |= ly_buf_printf(&own, "%lld", (long long)o->points_pending);
+	if (o->rule->has_earn && VAR("points_earned"))
+		rc |= ly_buf_printf(&own, "%lld", (long long)o->points_earned);
+	if (VAR("tier"))
+		rc |= ly_buf_json_quoted(&own, tier ? tier->name : "");
+	if (VAR("perks"))
+		rc |= put_perks(&own, tier);
+	if (VAR("top_category"))
+		rc |= ly_buf_json_quoted(&own, o->top_category);
+	if (VAR("currency"))
+		rc |= ly_buf_json_quoted(&own, program->currency);
+	if (c && VAR("code_kind"))
+		rc |= ly_buf_json_quoted(&own, c->kind == LY_ISSUE_GIFT_CARD ? "gift_card" : "discount");
+	if (c && c->amount > 0 && VAR("code_amount"))
+		rc |= ly_buf_printf(&own, "%lld", (long long)c->amount);
+	if (c && c->percent > 0 && VAR("code_percent"))
+		rc |= ly_buf_printf(&own, "%lld", (long long)c->percent);
+	if (c && c->min_order > 0 && VAR("code_min_order"))
+		rc |= ly_buf_printf(&own, "%lld", (long long)c->min_order);
+	if (c && VAR("code_valid_until")) {
+		/* the last local day it is valid on */
+		int y, m, d;
+		ly_civil_from_days(ly_tz_local_day(program->tz, c->valid_until_us - 1), &y, &m, &d);
+		rc |= ly_buf_printf(&own, "\"%04d-%02d-%02d\"", y, m, d);
+	}
+#undef VAR
+	for (size_t k = 0; k < o->vars_len; k++) {
+		if (o->vars[k].value.absent)
+			continue;
+		rc |= ly_buf_printf(&own, ",\"%s\":", o->vars[k].name);
+		rc |= ly_expr_value_json(&own, &o->vars[k].value);
+	}
+	rc |= ly_buf_putc(b, '{');
+	if (own.len) /* without the first "," */
+		rc |= ly_buf_append(b, own.data + 1, own.len - 1);
+	rc |= ly_buf_putc(b, '}');
+	ly_buf_free(&own);
+	return rc ? LY_ENOMEM : 0;
+}
+
+/* loyalty.offer on one channel it is sent on (SPEC section 7). */
+static int offer_row(ly_store_outbox_row_t *row, const ly_config_t *cfg,
+		     const ly_program_t *program, const ly_event_t *ev,
+		     const ly_offer_made_t *o, const ly_offer_send_t *s,
+		     const char *id, ly_arena_t *arena)
+{
+	char t[48];
+	ly_buf_t b = {0};
+	envelope(&b, id, "loyalty.offer", ev);
+	json_field_str(&b, "offer_id", id);
+	json_field_str(&b, "channel", channel_name(s->channel));
+	json_field_str(&b, "template", o->template_id);
+	json_field_str(&b, "locale", o->locale);
+	if (s->send_after_us) {
+		ly_time_format_rfc3339(s->send_after_us, t, sizeof(t));
+		json_field_str(&b, "send_after", t);
+	}
+	if (o->code) {
+		ly_time_format_rfc3339(o->code->valid_until_us, t, sizeof(t));
+		json_field_str(&b, "expires_at", t);
+		json_field_str(&b, "code", o->code->code);
+	}
+	ly_buf_puts(&b, ",\"vars\":");
+	if (put_vars(&b, program, o)) {
+		ly_buf_free(&b);
+		return LY_ENOMEM;
+	}
+	int rc = output_row(row, cfg->topic_offers, ev, id, &b, arena);
+	row->channel = channel_name(s->channel);
+	row->withdrawals = s->withdrawals;
+	return rc;
 }
 
 int ly_dead_letter_row(ly_store_outbox_row_t *row, const ly_config_t *cfg,
@@ -263,9 +389,11 @@ int ly_apply_write(ly_store_t *store, const ly_config_t *cfg,
 		   const ly_applied_list_t *list, const ly_apply_extra_t *extra,
 		   ly_arena_t *arena, char *errstr, size_t errstr_size)
 {
-	size_t np = 0, nc = 0, nr = 0, nq = 0, nops = 0, nremote = 0;
+	size_t np = 0, nc = 0, nr = 0, nq = 0, nops = 0, nremote = 0, no = 0;
 	for (size_t i = 0; i < list->len; i++) {
 		const ly_applied_t *a = &list->items[i];
+		for (size_t k = 0; k < a->fx.offers_len; k++)
+			no += a->fx.offers[k].sends_len;
 		np += a->fx.postings_len;
 		nc += a->fx.codes_len;
 		nq += a->fx.request_applied;
@@ -274,23 +402,21 @@ int ly_apply_write(ly_store_t *store, const ly_config_t *cfg,
 		if (a->ev->type == LY_EV_ORDER_PAID)
 			nops += a->ev->u.order_paid.coupon_codes_len;
 	}
-	const size_t rows_cap = np + list->len + extra->rows_len;
+	const size_t rows_cap = np + no + list->len + extra->rows_len;
 	ly_store_posting_t *postings = ly_arena_alloc(arena, (np + 1) * sizeof(*postings));
 	ly_store_code_t *codes = ly_arena_alloc(arena, (nc + 1) * sizeof(*codes));
 	ly_store_outbox_row_t *rows = ly_arena_alloc(arena, (rows_cap + 1) * sizeof(*rows));
 	ly_store_request_row_t *reqs = ly_arena_alloc(arena, (nq + 1) * sizeof(*reqs));
 	ly_store_code_op_t *ops = ly_arena_alloc(arena, (nops + 1) * sizeof(*ops));
 	const ly_event_t **remote = ly_arena_alloc(arena, (nremote + 1) * sizeof(*remote));
-	if (!postings || !codes || !rows || !reqs || !ops || !remote)
+	ly_store_offer_row_t *offers = ly_arena_alloc(arena, (no + 1) * sizeof(*offers));
+	if (!postings || !codes || !rows || !reqs || !ops || !remote || !offers)
 		return LY_ENOMEM;
-	np = nc = nq = nops = nremote = 0;
+	np = nc = nq = nops = nremote = no = 0;
 	int rc = 0;
 	for (size_t i = 0; i < list->len && !rc; i++) {
 		const ly_applied_t *a = &list->items[i];
 		const ly_event_t *ev = a->ev;
-		/* The offers that point at these codes are not published by
-		 * this version (ly_worker_check_program refuses `offer`); the
-		 * codes are kept. */
 		for (size_t k = 0; k < a->fx.codes_len; k++) {
 			codes[nc].ev = ev;
 			codes[nc++].code = &a->fx.codes[k];
@@ -299,6 +425,19 @@ int ly_apply_write(ly_store_t *store, const ly_config_t *cfg,
 			postings[np].ev = ev;
 			postings[np++].posting = &a->fx.postings[k];
 			rc = points_changed_row(&rows[nr++], cfg, ev, &a->fx.postings[k], arena);
+		}
+		for (size_t k = 0; k < a->fx.offers_len && !rc; k++) {
+			const ly_offer_made_t *o = &a->fx.offers[k];
+			for (size_t j = 0; j < o->sends_len && !rc; j++) {
+				ly_store_offer_row_t *r = &offers[no++];
+				*r = (ly_store_offer_row_t){ev, o, &o->sends[j],
+							    offer_id(arena, ev, o, &o->sends[j])};
+				if (!r->offer_id)
+					rc = LY_ENOMEM;
+				else if (o->sends[j].outcome == LY_OFFER_SENT)
+					rc = offer_row(&rows[nr++], cfg, program, ev, o,
+						       &o->sends[j], r->offer_id, arena);
+			}
 		}
 		if (!rc && ev->trigger == LY_TRIGGER_TIER_CHANGED)
 			rc = tier_changed_row(&rows[nr++], cfg, program, ev, arena);
@@ -343,6 +482,9 @@ int ly_apply_write(ly_store_t *store, const ly_config_t *cfg,
 		rc = ly_store_code_ops(store, ops, nops, errstr, errstr_size);
 	if (!rc)
 		rc = ly_store_queue_triggers(store, remote, nremote, errstr, errstr_size);
+	if (!rc)
+		rc = ly_store_write_offers(store, program->version, offers, no, errstr,
+					   errstr_size);
 	if (!rc)
 		rc = ly_store_write_outbox(store, rows, nr, arena, errstr, errstr_size);
 	return rc;

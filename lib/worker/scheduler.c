@@ -99,10 +99,12 @@ static int pass_once(ly_store_t *store, const ly_config_t *cfg,
 	 * spans one or two; a late one more, at most LIMIT_PERIODS_MAX). */
 	size_t nkeys = 0, cap = 0;
 	ly_store_limit_key_t *keys = NULL;
-	for (size_t r = 0; r < program->rules_len; r++) {
-		const ly_rule_t *rule = &program->rules[r];
-		if (rule->limit_count <= 0 || rule->trigger == LY_TRIGGER_NONE)
-			continue;
+	uint32_t *idx = ly_arena_alloc(arena, (program->rules_len + 2) * sizeof(*idx));
+	if (!idx)
+		return LY_ENOMEM;
+	const size_t nidx = ly_limit_indices(program, NULL, idx);
+	for (size_t r = 0; r < nidx; r++) {
+		const ly_period_t per = ly_limit_per(program, idx[r]);
 		for (size_t i = 0; i < n; i++) {
 			int64_t t = nd.window[i].t_us + program->tier_window_days * LY_US_PER_DAY;
 			for (int k = 0; k < LIMIT_PERIODS_MAX && t <= now_us; k++) {
@@ -110,14 +112,13 @@ static int pass_once(ly_store_t *store, const ly_config_t *cfg,
 									  &cap, sizeof(*key), 64);
 				if (!key)
 					return LY_ENOMEM;
-				const ly_event_t probe = {.time_us = t};
 				key->state = &states[i];
-				key->rule = (uint32_t)r;
-				ly_engine_limit_period(program, rule, &probe, key->period);
-				if (rule->limit_per == LY_PERIOD_EVER)
+				key->rule = idx[r];
+				ly_limit_period_at(program, idx[r], t, key->period);
+				if (per == LY_PERIOD_EVER)
 					break;
 				int64_t start, end;
-				ly_tz_period(program->tz, rule->limit_per, t, &start, &end);
+				ly_tz_period(program->tz, per, t, &start, &end);
 				t = ly_tz_day_start_us(program->tz, end);
 			}
 		}

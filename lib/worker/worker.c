@@ -271,42 +271,42 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /*
- * Loads the limit counts the batch's events may need: for each event and
- * each rule with a `limit` on its type, the count of the customer in the
- * calendar period (program time) of the event's time.
+ * Loads the limit counts the batch's events may need: for each event, the
+ * customer's count in the calendar period (program time) of the event's
+ * time of every rule with a `limit` it or what it causes may fire, and of
+ * the offer caps.
  */
 static int load_limits(ly_worker_t *w, const decoded_t *d,
 		       const ly_map_t *bycustomer, ly_arena_t *arena,
 		       char *errstr, size_t errstr_size)
 {
 	const ly_program_t *program = w->program;
-	size_t nkeys = 0, cap = 0, len;
+	uint32_t *idx = ly_arena_alloc(arena, (program->rules_len + 2) * sizeof(*idx));
+	size_t nkeys = 0;
+	if (!idx)
+		return LY_ENOMEM;
 	for (size_t i = 0; i < d->events_len; i++)
-		if (!d->events[i].duplicate) {
-			ly_program_rules_on(program, d->events[i].ev, &len);
-			cap += len;
-		}
-	if (cap == 0)
+		if (!d->events[i].duplicate)
+			nkeys += ly_limit_indices(program, d->events[i].ev, idx);
+	if (nkeys == 0)
 		return 0;
-	ly_store_limit_key_t *keys = ly_arena_alloc(arena, cap * sizeof(*keys));
+	ly_store_limit_key_t *keys = ly_arena_alloc(arena, nkeys * sizeof(*keys));
 	if (!keys)
 		return LY_ENOMEM;
+	nkeys = 0;
 	for (size_t i = 0; i < d->events_len; i++) {
 		const ly_event_t *ev = d->events[i].ev;
 		if (d->events[i].duplicate)
 			continue;
 		ly_customer_state_t *st = ly_map_get(bycustomer, ev->customer_id,
 						     strlen(ev->customer_id));
-		const uint32_t *on = ly_program_rules_on(program, ev, &len);
 		LY_ASSERT(st);
-		for (size_t r = 0; r < len; r++) {
-			const ly_rule_t *rule = &program->rules[on[r]];
-			if (rule->limit_count <= 0)
-				continue;
-			ly_store_limit_key_t *k = &keys[nkeys++];
-			ly_engine_limit_period(program, rule, ev, k->period);
-			k->state = st;
-			k->rule = on[r];
+		const size_t n = ly_limit_indices(program, ev, idx);
+		for (size_t k = 0; k < n; k++) {
+			ly_store_limit_key_t *key = &keys[nkeys++];
+			key->state = st;
+			key->rule = idx[k];
+			ly_limit_period_at(program, idx[k], ev->time_us, key->period);
 		}
 	}
 	return ly_store_load_limits(w->store, program, keys, nkeys, arena, errstr,
@@ -1061,16 +1061,14 @@ void ly_worker_get_stats(const ly_worker_t *w, ly_worker_stats_t *out)
 }
 
 /*
- * SIGHUP: the program file again. A file that does not load, or that this
- * worker cannot run, is refused and the running program stays.
+ * SIGHUP: the program file again. A file that does not load is refused
+ * and the running program stays.
  */
 static void reload(ly_worker_t *w)
 {
 	char errstr[1024];
 	ly_program_t *p = NULL;
 	int rc = ly_program_load(&p, w->cfg->program, errstr, sizeof(errstr));
-	if (rc == 0)
-		rc = ly_worker_check_program(p, errstr, sizeof(errstr));
 	if (rc == 0)
 		rc = setup_program(w, p, errstr, sizeof(errstr));
 	if (rc) {

@@ -859,57 +859,6 @@ static void test_evaluation_error(void **state)
 	assert_int_equal(cs.available, 16);
 }
 
-static void assert_check_refuses(fixture_t *f, const char *yaml,
-				 const char *want)
-{
-	char err[512] = "";
-	load(f, yaml);
-	int rc = ly_worker_check_program(f->program, err, sizeof(err));
-	if (rc != LY_EINVAL || strcmp(err, want) != 0)
-		print_error("yaml:\n%s\nwant: %s\ngot:  %s (rc %d)\n", yaml,
-			    want, err, rc);
-	assert_int_equal(rc, LY_EINVAL);
-	assert_string_equal(err, want);
-}
-
-static void test_check_program(void **state)
-{
-	fixture_t *f = *state;
-	char err[512] = "";
-
-#define RULES HEAD "rules:\n"
-	load(f, RULES
-		     "  - {id: a, on: order.paid, earn: {per: 100, points: 1, of: order.total}}\n"
-		     "  - {id: b, on: review.submitted, earn: {points: 5, pending: true}, stop: false}\n");
-	assert_int_equal(ly_worker_check_program(f->program, err, sizeof(err)), 0);
-
-#define R(x) RULES "  - id: x\n    on: order.paid\n    earn: {points: 1}\n" x
-	/* every customer.* field, trigger, tier and reward runs */
-	load(f, R("    if: customer.order_count == 0 and customer.tier == \"a\" and customer.birthday_today\n"));
-	assert_int_equal(ly_worker_check_program(f->program, err, sizeof(err)), 0);
-	load(f, "version: 1\nprogram: {name: acme}\n"
-		"tiers: {levels: [{name: a, min_spend: 0}]}\n"
-		"rewards: [{id: r, cost: 1, issue: {gift_card: {amount: 1, valid_days: 1}}}]\n"
-		"rules: [{id: a, on: order.paid, earn: {points: 1, tier_multiplier: true}},\n"
-		"        {id: b, on: customer.birthday, earn: {points: 1}}]\n");
-	assert_int_equal(ly_worker_check_program(f->program, err, sizeof(err)), 0);
-	/* limit, budget and issue run in the worker too */
-	load(f, R("    limit: {count: 1, per: day}\n    budget: {points: 10}\n"
-		  "    issue: {gift_card: {amount: 1, valid_days: 1}}\n"));
-	assert_int_equal(ly_worker_check_program(f->program, err, sizeof(err)), 0);
-
-	/* the offers' outbound side is not run yet */
-	assert_check_refuses(f, R("    offer: {template: t, channels: [sms], vars: {n: customer.clv}}\n"),
-			     "prog.yaml:7:5: rule \"x\": \"offer\" is not run by this version of the worker");
-#undef R
-	/* the first in file order */
-	assert_check_refuses(f, RULES "  - {id: a, on: order.paid, earn: {points: 1}}\n"
-				"  - {id: b, on: order.paid, earn: {points: 1}, offer: {template: t, channels: [sms]}}\n"
-				"  - {id: c, on: order.paid, earn: {points: 1}, offer: {template: t, channels: [sms]}}\n",
-			     "prog.yaml:5:48: rule \"b\": \"offer\" is not run by this version of the worker");
-#undef RULES
-}
-
 static void test_expr_reads_field(void **state)
 {
 	(void)state;
@@ -2115,7 +2064,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_customer_balances_before_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evaluation_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_check_program, setup, teardown),
 		cmocka_unit_test(test_expr_reads_field),
 		cmocka_unit_test_setup_teardown(test_determinism, setup, teardown),
 		cmocka_unit_test(test_codes),
