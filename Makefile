@@ -18,11 +18,14 @@ BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc)
 
 # Debian packages: the build, the tests and the local servers; python3-yaml
-# and docker-compose (its `config` needs no engine) check deploy/.
+# and docker-compose (its `config` needs no engine) check deploy/;
+# python3-confluent-kafka and python3-jinja2 run the sample mailer
+# (examples/mailer), which the tests run.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config \
 	librdkafka-dev libpq-dev libcjson-dev libyaml-dev libssl-dev libcmocka-dev libmicrohttpd-dev \
 	postgresql-15 postgresql-client-15 kcat python3 maven openjdk-17-jre-headless \
-	procps iproute2 tzdata prometheus curl python3-yaml docker-compose
+	procps iproute2 tzdata prometheus curl python3-yaml docker-compose \
+	python3-confluent-kafka python3-jinja2
 
 .PHONY: all deps contracts-deps build build-asan unit test test-run demo bench-engine fault services-up services-down clean
 

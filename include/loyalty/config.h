@@ -49,6 +49,8 @@ typedef struct ly_config {
 	int64_t scheduler_interval_ms;
 	int64_t scheduler_batch_customers;
 	int64_t refunds_hold_days;
+	int64_t outbox_keep_published_s;
+	int64_t outbox_prune_interval_ms;
 	/* log */
 	char *log_level;
 	/* codes: the key of the codes rules issue; "" refuses programs that

@@ -31,6 +31,7 @@ typedef enum ly_metric {
 	LY_M_OUTBOX_BACKLOG,     /* gauge, rows */
 	LY_M_OUTBOX_LAG,         /* gauge, seconds */
 	LY_M_OUTBOX_PUBLISHED,   /* counter */
+	LY_M_OUTBOX_PRUNED,      /* counter */
 	LY_M_CONSUMER_LAG,       /* gauge {topic, partition} */
 	LY_M_REBALANCES,         /* counter {kind} */
 	LY_M_PARTITIONS,         /* gauge */

@@ -67,6 +67,8 @@ static const family_t families[LY_M__COUNT] = {
 			     "Age of the oldest outbox row not yet published (0 when none)."},
 	[LY_M_OUTBOX_PUBLISHED] = {"loyalty_outbox_published_total", COUNTER,
 				   "Outbox rows published and acknowledged by the broker."},
+	[LY_M_OUTBOX_PRUNED] = {"loyalty_outbox_pruned_total", COUNTER,
+				"Published outbox rows deleted after outbox.keep_published_s."},
 	[LY_M_CONSUMER_LAG] = {"loyalty_consumer_lag", GAUGE,
 			       "Messages behind the end of each assigned partition (librdkafka statistics).",
 			       "topic", "partition"},

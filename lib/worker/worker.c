@@ -38,6 +38,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define BACKLOG_EVERY_MS 5000 /* how often the outbox backlog is measured */
+#define PRUNE_ROWS_MAX 10000  /* outbox rows deleted per turn of the loop */
 #define RERUN 1 /* apply_batch_once: roll back and run again at once */
 
 struct ly_worker {
@@ -52,6 +53,7 @@ struct ly_worker {
 	int64_t last_pending_ms; /* when they were last asked for */
 	int64_t last_backlog_ms;
 	int64_t last_schedule_ms; /* the last scheduler pass */
+	int64_t last_prune_ms;    /* the last pruning of the outbox */
 	ly_store_t *store;
 	ly_consumer_t *consumer;
 	rd_kafka_t *producer;
@@ -1119,6 +1121,31 @@ static void schedule(ly_worker_t *w)
 		       (unsigned long long)st.dead_lettered);
 }
 
+/*
+ * Deletes published outbox rows older than outbox.keep_published_s every
+ * outbox.prune_interval_ms, PRUNE_ROWS_MAX per turn of the loop (a turn
+ * that deleted that many comes back at the next turn).
+ */
+static void prune(ly_worker_t *w)
+{
+	const int64_t every = w->cfg->outbox_prune_interval_ms;
+	if (every <= 0 || ly_time_mono_ms() - w->last_prune_ms < every)
+		return;
+	w->last_prune_ms = ly_time_mono_ms();
+	char errstr[512];
+	size_t deleted = 0;
+	int rc = ly_store_outbox_prune(w->store, w->cfg->outbox_keep_published_s,
+				       PRUNE_ROWS_MAX, &deleted, errstr, sizeof(errstr));
+	if (rc) {
+		ly_log(LY_LOG_WARN, "outbox", "prune failed: %s", errstr);
+		return;
+	}
+	if (deleted == PRUNE_ROWS_MAX)
+		w->last_prune_ms -= every;
+	if (deleted)
+		ly_metrics_add(w->metrics, LY_M_OUTBOX_PRUNED, NULL, NULL, (double)deleted);
+}
+
 int ly_worker_run(ly_worker_t *w, volatile int *stop, volatile int *reload_asked)
 {
 	relay(w); /* rows a crash left behind */
@@ -1148,6 +1175,7 @@ int ly_worker_run(ly_worker_t *w, volatile int *stop, volatile int *reload_asked
 			last_relay = ly_time_mono_ms();
 		}
 		schedule(w);
+		prune(w);
 	}
 	relay(w);
 	return 0;

@@ -68,6 +68,7 @@ loyalty_offset_conflicts_total
 loyalty_outbox_backlog
 loyalty_outbox_publish_lag_seconds
 loyalty_outbox_published_total
+loyalty_outbox_pruned_total
 loyalty_consumer_lag topic partition
 loyalty_rebalances_total kind
 loyalty_partitions_assigned
