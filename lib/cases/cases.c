@@ -113,6 +113,22 @@ static int get_rule(loader_t *ld, const yw_node_t *n, const char *what,
 
 /* ---- the customer state ---- */
 
+/* limits[].rule: a rule id, or offers.email / offers.sms for the offer
+ * caps' counts. */
+static int get_limit(loader_t *ld, const yw_node_t *n, size_t *out)
+{
+	const char *name;
+	int rc = get_str(ld, n, "limits[].rule", &name);
+	if (rc)
+		return rc;
+	const int64_t i = ly_limit_index(ld->program, name);
+	if (i >= (int64_t)ld->program->rules_len && ld->program->offer_cap_count > 0) {
+		*out = (size_t)i;
+		return 0;
+	}
+	return get_rule(ld, n, "limits[].rule", out);
+}
+
 static int load_limits(loader_t *ld, const yw_node_t *seq,
 		       ly_customer_state_t *cs)
 {
@@ -134,7 +150,7 @@ static int load_limits(loader_t *ld, const yw_node_t *seq,
 			if (!f[k].value)
 				return fail_at(ld, item, "limits[]: \"%s\" is required",
 					       f[k].key);
-		if ((rc = get_rule(ld, f[L_RULE].value, "limits[].rule", &ri)) ||
+		if ((rc = get_limit(ld, f[L_RULE].value, &ri)) ||
 		    (rc = get_str(ld, f[L_PERIOD].value, "limits[].period", &period)) ||
 		    (rc = get_i64(ld, f[L_COUNT].value, "limits[].count", &count)))
 			return rc;

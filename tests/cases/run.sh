@@ -23,7 +23,7 @@ tail -n1 "$OUT/out" | grep -qx '13 passed, 0 failed' || fail "example: $(tail -n
 [ "$(grep -c '^PASS ' "$OUT/out")" = 13 ] || fail "example: not 13 PASS lines"
 
 run 0 "$LY_SOURCE_DIR/tests/unit/data/program/spec-example.yaml" "$HERE/spec-example.cases.yaml"
-tail -n1 "$OUT/out" | grep -qx '11 passed, 0 failed' || fail "SPEC example: $(tail -n1 "$OUT/out")"
+tail -n1 "$OUT/out" | grep -qx '12 passed, 0 failed' || fail "SPEC example: $(tail -n1 "$OUT/out")"
 
 run 1 "$EXAMPLE" "$HERE/failing.cases.yaml"
 sed "s#CASES#$HERE/failing.cases.yaml#" "$HERE/failing.expected" >"$OUT/expected"
