@@ -48,6 +48,30 @@ static void print_traces(const ly_rule_trace_t *traces, size_t traces_len,
 		printf("  (no rule on it)\n");
 }
 
+/* What became of each offer on each channel (docs/offers.md): `offer
+ * welcome by email: sent`, `... by sms: sent after 2026-11-25T06:00:00Z
+ * (quiet hours)`, `... by sms: suppressed (no_consent)`. */
+static void print_offers(const ly_effects_t *fx, int trigger)
+{
+	for (size_t i = 0; i < fx->offers_len; i++) {
+		const ly_offer_made_t *o = &fx->offers[i];
+		for (size_t k = 0; k < o->sends_len; k++) {
+			const ly_offer_send_t *s = &o->sends[k];
+			printf("%soffer %s by %s (%s): ", trigger ? "  " : "", o->template_id,
+			       s->channel == LY_CHANNEL_SMS ? "sms" : "email", o->locale);
+			if (s->outcome != LY_OFFER_SENT) {
+				printf("suppressed (%s)\n", ly_offer_outcome_name(s->outcome));
+			} else if (s->send_after_us) {
+				char t[48];
+				ly_time_format_rfc3339(s->send_after_us, t, sizeof(t));
+				printf("sent after %s (quiet hours)\n", t);
+			} else {
+				printf("sent\n");
+			}
+		}
+	}
+}
+
 /*
  * Explains ev and, after it, the triggers it caused (each under a line
  * `then tier.changed (bronze -> silver):`, with the rules on it indented).
@@ -74,6 +98,7 @@ static int explain_event(const ly_program_t *p, ly_engine_shared_t *shared,
 		printf("error: %s\n", errstr);
 		return 1;
 	}
+	print_offers(&fx, trigger);
 	for (size_t i = 0; i < fx.postings_len; i++) {
 		*plus_available += fx.postings[i].delta_available;
 		*plus_pending += fx.postings[i].delta_pending;

@@ -1719,8 +1719,12 @@ int ly_store_load_customer(ly_store_t *s, const ly_program_t *program,
 	}
 	PQclear(res);
 
-	/* The counts of the periods ev falls in that it may read, and the
-	 * budgets, as the worker loads them. */
+	/* The profile (consents, locale, tier, ...), the counts of the
+	 * periods ev falls in that it may read, and the budgets, as the worker
+	 * loads them. */
+	rc = ly_store_load_profiles(s, program, cs, 1, arena, errstr, errstr_size);
+	if (rc)
+		return rc;
 	uint32_t *idx = ly_arena_alloc(arena, (program->rules_len + 2) * sizeof(*idx));
 	ly_store_limit_key_t *keys =
 		ly_arena_alloc(arena, (program->rules_len + 2) * sizeof(*keys));
