@@ -88,8 +88,9 @@ int64_t ly_limit_index(const ly_program_t *program, const char *name)
 }
 
 /* The instant local wall-clock time min (minutes after midnight) is
- * reached on local day day: where a clock change skipped it, the instant
- * the change happened (the first at or after it). */
+ * reached on local day day: where a clock change skipped it, as much later
+ * as the clock jumped (02:30 on a night that goes from 02:00 to 03:00 is
+ * 03:30), never before the day began. */
 static int64_t local_instant(const ly_tz_t *tz, int64_t day, int min)
 {
 	const int64_t wall = day * LY_US_PER_DAY + (int64_t)min * 60 * 1000000;

@@ -1599,6 +1599,101 @@ static void test_customer_fields(void **state)
 	assert_int_equal(review_at(f, &fresh, "2026-08-01T00:30:00+03:00"), 0);
 }
 
+/* The way out of offers (lib/engine/offers.c, docs/offers.md): consent,
+ * the cap per channel and calendar period, quiet hours by wall-clock time
+ * of the program's zone (a window spanning midnight, and an end a clock
+ * change skips), the locale, the withdrawal count and erasure. */
+static const ly_offer_send_t *send_of(const ly_effects_t *out, unsigned channel)
+{
+	assert_int_equal(out->offers_len, 1);
+	for (size_t k = 0; k < out->offers[0].sends_len; k++)
+		if (out->offers[0].sends[k].channel == channel)
+			return &out->offers[0].sends[k];
+	fail_msg("no send on channel %u", channel);
+	return NULL;
+}
+
+static ly_effects_t review_offer_at(fixture_t *f, ly_customer_state_t *cs, const char *t)
+{
+	ly_event_t ev = review_submitted();
+	ev.time_us = at(t);
+	return apply_ok(f, cs, &ev);
+}
+
+static void test_offer_routing(void **state)
+{
+	fixture_t *f = *state;
+	load(f, "version: 1\nprogram: {name: shop, timezone: Europe/Berlin, locale: tr}\n"
+		"offers: {max_per_customer: {count: 2, per: day}, "
+		"quiet_hours: {sms: \"21:00-09:00\", email: \"00:00-02:30\"}}\n"
+		"rules: [{id: r, on: review.submitted, earn: {points: 7}, "
+		"offer: {template: thanks, channels: [sms, email]}}]\n");
+	ly_customer_state_t cs = {.customer_id = "c-1", .consent_sms = 1, .consent_email = 1,
+				  .first_name = "Can"};
+	/* Berlin in winter is UTC+1: 20:59:59 is no quiet hour, 21:00 is
+	 * until 09:00 tomorrow (08:00Z); the channels in the rule's order */
+	ly_effects_t out = review_offer_at(f, &cs, "2026-01-14T19:59:59Z");
+	assert_int_equal(out.offers[0].sends_len, 2);
+	assert_int_equal(out.offers[0].sends[0].channel, LY_CHANNEL_SMS);
+	assert_int_equal(out.offers[0].sends[0].outcome, LY_OFFER_SENT);
+	assert_int_equal(out.offers[0].sends[0].send_after_us, 0);
+	assert_string_equal(out.offers[0].sends[0].period, "2026-01-14");
+	assert_string_equal(out.offers[0].locale, "tr");
+	assert_string_equal(out.offers[0].first_name, "Can");
+	assert_int_equal(out.offers[0].points_available, 7); /* after the event */
+	assert_int_equal(out.offers[0].points_earned, 7);
+	out = review_offer_at(f, &cs, "2026-01-14T20:00:00Z");
+	assert_int_equal(send_of(&out, LY_CHANNEL_SMS)->send_after_us, at("2026-01-15T08:00:00Z"));
+	assert_int_equal(send_of(&out, LY_CHANNEL_EMAIL)->send_after_us, 0);
+	/* a third the same day: both channels capped; the next day opens at
+	 * Berlin midnight (23:00Z), where 08:59:59 local waits for 09:00 */
+	out = review_offer_at(f, &cs, "2026-01-14T22:59:59Z");
+	assert_int_equal(send_of(&out, LY_CHANNEL_SMS)->outcome, LY_OFFER_CAPPED);
+	assert_int_equal(send_of(&out, LY_CHANNEL_EMAIL)->outcome, LY_OFFER_CAPPED);
+	out = review_offer_at(f, &cs, "2026-01-15T07:59:59Z");
+	assert_int_equal(send_of(&out, LY_CHANNEL_SMS)->outcome, LY_OFFER_SENT);
+	assert_int_equal(send_of(&out, LY_CHANNEL_SMS)->send_after_us, at("2026-01-15T08:00:00Z"));
+	out = review_offer_at(f, &cs, "2026-01-15T08:00:00Z");
+	assert_int_equal(send_of(&out, LY_CHANNEL_SMS)->send_after_us, 0);
+	/* the e-mail window ends at 02:30, which 29 March 2026 skips (02:00
+	 * CET became 03:00 CEST): it ends as late as the clock jumped, 03:30
+	 * CEST (01:30Z) */
+	out = review_offer_at(f, &cs, "2026-03-29T00:30:00Z");
+	assert_int_equal(send_of(&out, LY_CHANNEL_EMAIL)->send_after_us, at("2026-03-29T01:30:00Z"));
+
+	/* consent withdrawn: suppressed, not counted, and the count of
+	 * withdrawals goes up once per true -> false */
+	ly_event_t upd = {.id = "u-1", .source = "shop", .type = LY_EV_CUSTOMER_UPDATED,
+			  .time_us = at("2026-04-01T10:00:00Z"), .customer_id = "c-1"};
+	upd.u.customer.consent_sms = LY_FALSE;
+	upd.u.customer.consent_email = LY_UNSET;
+	upd.u.customer.locale = "en";
+	apply_ok(f, &cs, &upd);
+	apply_ok(f, &cs, &upd);
+	assert_int_equal(cs.withdrawals_sms, 1);
+	assert_int_equal(cs.withdrawals_email, 0);
+	for (int i = 0; i < 2; i++) {
+		out = review_offer_at(f, &cs, "2026-04-01T12:00:00Z");
+		assert_int_equal(send_of(&out, LY_CHANNEL_SMS)->outcome, LY_OFFER_NO_CONSENT);
+		assert_int_equal(send_of(&out, LY_CHANNEL_SMS)->withdrawals, 1);
+		assert_int_equal(send_of(&out, LY_CHANNEL_EMAIL)->outcome, LY_OFFER_SENT);
+		assert_string_equal(out.offers[0].locale, "en");
+	}
+	out = review_offer_at(f, &cs, "2026-04-01T12:00:00Z");
+	assert_int_equal(send_of(&out, LY_CHANNEL_EMAIL)->outcome, LY_OFFER_CAPPED);
+
+	/* an erased customer keeps no name, whatever an update says */
+	cs.erased = 1;
+	cs.first_name = NULL;
+	upd.u.customer.first_name = "Can";
+	upd.u.customer.birth_date = "1990-01-02";
+	apply_ok(f, &cs, &upd);
+	assert_null(cs.first_name);
+	assert_int_equal(cs.birth_month, 0);
+	out = review_offer_at(f, &cs, "2026-04-02T12:00:00Z");
+	assert_null(out.offers[0].first_name);
+}
+
 static void test_profile_updates(void **state)
 {
 	fixture_t *f = *state;
@@ -2084,6 +2179,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_issue_and_offer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_customer_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profile_updates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offer_routing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_split_determinism, setup, teardown),
 	};
