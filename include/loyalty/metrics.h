@@ -24,6 +24,7 @@ typedef enum ly_metric {
 	LY_M_POINTS_CREDITED,    /* counter */
 	LY_M_POINTS_DEBITED,     /* counter */
 	LY_M_CODES_ISSUED,       /* counter */
+	LY_M_OFFERS,             /* counter {channel, outcome} */
 	LY_M_BATCH_SIZE,         /* histogram, events */
 	LY_M_BATCH_DURATION,     /* histogram, seconds */
 	LY_M_POSTGRES_RETRIES,   /* counter */

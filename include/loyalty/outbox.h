@@ -34,12 +34,20 @@ int ly_outbox_headers_decode(const void *blob, size_t blob_len,
 void ly_outbox_delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
 			   void *opaque);
 
+/* What a relay pass did. */
+typedef struct ly_outbox_pass {
+	size_t claimed;   /* rows claimed */
+	size_t published; /* acknowledged by the broker and marked */
+	size_t withdrawn_email, withdrawn_sms; /* offers dropped: consent withdrawn */
+} ly_outbox_pass_t;
+
 /*
- * Publishes up to limit unpublished rows in one transaction. *published
- * counts the rows acknowledged and marked. Returns 0, LY_ERETRY or LY_EIO.
+ * Publishes up to limit unpublished rows in one transaction, and drops the
+ * offers whose consent was withdrawn since they were made. Returns 0,
+ * LY_ERETRY or LY_EIO; *pass is set on 0.
  */
 int ly_outbox_relay(ly_store_t *store, rd_kafka_t *producer, size_t limit,
-		    int flush_timeout_ms, size_t *published,
+		    int flush_timeout_ms, ly_outbox_pass_t *pass,
 		    ly_arena_t *arena, char *errstr, size_t errstr_size);
 
 #endif

@@ -153,6 +153,11 @@ typedef struct ly_offer_var {
 	ly_expr_t *expr;
 } ly_offer_var_t;
 
+/* 1 when name is one of the vars loyaltyd gives every offer
+ * (docs/offers.md: first_name, points_available, tier, code_kind, ...),
+ * which a rule's own vars may not take. */
+int ly_offer_var_is_builtin(const char *name);
+
 typedef struct ly_offer {
 	char *template_id;      /* NULL: the rule makes no offer */
 	unsigned channels;      /* LY_CHANNEL_* bits, at least one */

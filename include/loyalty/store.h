@@ -322,6 +322,7 @@ typedef struct ly_outbox_msg {
 	void *headers;
 	size_t headers_len;
 	char *message_id; /* NULL for dead letters */
+	char *channel;    /* an offer's; NULL otherwise */
 	int withdrawn; /* an offer whose channel's consent is withdrawn */
 	int delivered; /* set by the relay */
 } ly_outbox_msg_t;
@@ -335,7 +336,8 @@ typedef struct ly_outbox_msg {
 int ly_store_outbox_claim(ly_store_t *store, size_t limit,
 			  ly_outbox_msg_t **msgs, size_t *msgs_len,
 			  ly_arena_t *arena, char *errstr, size_t errstr_size);
-/* Marks the rows with delivered set as published, and drops the
+/* Marks the rows with delivered set as published (a dead letter, which
+ * holds the input message as it came, is deleted instead), and drops the
  * withdrawn ones (their offers recorded as suppressed, consent_withdrawn). */
 int ly_store_outbox_mark(ly_store_t *store, const ly_outbox_msg_t *msgs,
 			 size_t msgs_len, ly_arena_t *arena, char *errstr,

@@ -641,10 +641,32 @@ static int check_codes(loader_t *ld, diffs_t *d, const yw_node_t *seq,
 	return 0;
 }
 
+/* A var loyaltyd gives every offer (docs/offers.md), as text: 1, or 0
+ * when name is none of those a case can check. */
+static int builtin_var(char *buf, size_t size, const ly_program_t *p,
+		       const ly_offer_made_t *m, const yw_node_t *name)
+{
+	if (yw_eq(name, "first_name") && m->first_name)
+		snprintf(buf, size, "%s", m->first_name);
+	else if (yw_eq(name, "points_available"))
+		snprintf(buf, size, "%" PRId64, m->points_available);
+	else if (yw_eq(name, "points_pending"))
+		snprintf(buf, size, "%" PRId64, m->points_pending);
+	else if (yw_eq(name, "points_earned") && m->rule->has_earn)
+		snprintf(buf, size, "%" PRId64, m->points_earned);
+	else if (yw_eq(name, "tier"))
+		snprintf(buf, size, "%s", m->tier < p->tiers_len ? p->tiers[m->tier].name : "");
+	else if (yw_eq(name, "top_category"))
+		snprintf(buf, size, "%s", m->top_category);
+	else
+		return 0;
+	return 1;
+}
+
 /*
- * An offer's `suppressed: {channel: reason}` (when) or `send_after:
- * {channel: time}` (!when... times): every channel of the offer that has
- * one must be listed with it, and no other.
+ * An offer's `suppressed: {channel: reason}` or (times) `send_after:
+ * {channel: time}`: every channel of the offer that has one must be
+ * listed with it, and no other.
  */
 static int check_sends(loader_t *ld, diffs_t *d, const yw_node_t *map, size_t i,
 		       const ly_offer_made_t *m, int times)
@@ -773,10 +795,11 @@ static int check_offers(loader_t *ld, diffs_t *d, const yw_node_t *seq,
 				for (size_t v = 0; v < m->vars_len; v++)
 					if (yw_eq(k, m->vars[v].name))
 						val = &m->vars[v];
-				if (!val)
+				if (val)
+					value_text(got, sizeof(got), &val->value);
+				else if (!builtin_var(got, sizeof(got), ld->program, m, k))
 					return fail_at(ld, k, "vars: the offer has no variable \"%s\"",
 						       k->str);
-				value_text(got, sizeof(got), &val->value);
 				snprintf(what, sizeof(what), "offers[%zu].vars.%s", i, k->str);
 				if ((rc = check_str(ld, d, k->next, what, got)))
 					return rc;

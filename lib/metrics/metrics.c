@@ -49,6 +49,11 @@ static const family_t families[LY_M__COUNT] = {
 				 "Points debited by ledger lines."},
 	[LY_M_CODES_ISSUED] = {"loyalty_codes_issued_total", COUNTER,
 			       "Discount codes and gift cards issued."},
+	[LY_M_OFFERS] = {"loyalty_offers_total", COUNTER,
+			 "Offers made, per channel: sent, or suppressed (no_consent, "
+			 "max_per_customer) when made; consent_withdrawn when the relay "
+			 "dropped one.",
+			 "channel", "outcome"},
 	[LY_M_BATCH_SIZE] = {"loyalty_batch_size", HISTOGRAM,
 			     "Input messages per committed batch.", NULL, NULL,
 			     batch_size_buckets, LY_ARRAY_LEN(batch_size_buckets)},

@@ -140,12 +140,13 @@ static int produce_one(rd_kafka_t *producer, ly_outbox_msg_t *m,
 }
 
 int ly_outbox_relay(ly_store_t *store, rd_kafka_t *producer, size_t limit,
-		    int flush_timeout_ms, size_t *published, ly_arena_t *arena,
+		    int flush_timeout_ms, ly_outbox_pass_t *pass, ly_arena_t *arena,
 		    char *errstr, size_t errstr_size)
 {
 	ly_outbox_msg_t *msgs = NULL;
-	size_t n = 0, delivered = 0;
-	*published = 0;
+	ly_outbox_pass_t done = {0};
+	size_t n = 0;
+	memset(pass, 0, sizeof(*pass));
 	int rc = ly_store_begin(store, errstr, errstr_size);
 	if (rc)
 		return rc;
@@ -166,14 +167,19 @@ int ly_outbox_relay(ly_store_t *store, rd_kafka_t *producer, size_t limit,
 	for (size_t i = 0; i < n; i++) {
 		/* Keep commit order: stop marking at the first failure so a
 		 * later row is never published before an earlier one. */
-		if (msgs[i].withdrawn)
-			continue; /* dropped, never published */
+		if (msgs[i].withdrawn) { /* dropped, never published */
+			if (msgs[i].channel && strcmp(msgs[i].channel, "sms") == 0)
+				done.withdrawn_sms++;
+			else
+				done.withdrawn_email++;
+			continue;
+		}
 		if (!msgs[i].delivered) {
 			for (size_t j = i; j < n; j++)
 				msgs[j].delivered = msgs[j].withdrawn = 0;
 			break;
 		}
-		delivered++;
+		done.published++;
 	}
 	rc = ly_store_outbox_mark(store, msgs, n, arena, errstr, errstr_size);
 out:
@@ -182,7 +188,9 @@ out:
 		return rc;
 	}
 	rc = ly_store_commit(store, errstr, errstr_size);
-	if (!rc)
-		*published = delivered;
+	if (!rc) {
+		done.claimed = n;
+		*pass = done;
+	}
 	return rc;
 }

@@ -1011,6 +1011,11 @@ static int load_offer(loader_t *ld, ly_rule_t *rule, const yw_node_t *map)
 						      ld->name, k,
 						      "offer.vars: a variable name has no \"-\", got %s",
 						      yw_describe(d, sizeof(d), k));
+			if (ly_offer_var_is_builtin(v->name))
+				return yw_err(ld->errstr, ld->errstr_size, ld->name, k,
+					      "offer.vars: %s is set by loyaltyd for every offer "
+					      "(docs/offers.md); give yours another name",
+					      yw_describe(d, sizeof(d), k));
 			for (size_t j = 0; j < i; j++)
 				if (strcmp(o->vars[j].name, v->name) == 0)
 					return yw_err(ld->errstr, ld->errstr_size,
@@ -1023,6 +1028,19 @@ static int load_offer(loader_t *ld, ly_rule_t *rule, const yw_node_t *map)
 				return rc;
 		}
 	}
+	return 0;
+}
+
+int ly_offer_var_is_builtin(const char *name)
+{
+	static const char *const builtin[] = {
+		"first_name", "points_available", "points_pending", "points_earned",
+		"tier", "perks", "top_category", "currency", "code_kind", "code_amount",
+		"code_percent", "code_min_order", "code_valid_until",
+	};
+	for (size_t i = 0; i < LY_ARRAY_LEN(builtin); i++)
+		if (strcmp(builtin[i], name) == 0)
+			return 1;
 	return 0;
 }
 

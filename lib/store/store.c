@@ -1226,7 +1226,7 @@ int ly_store_outbox_claim(ly_store_t *s, size_t limit, ly_outbox_msg_t **msgs,
 		"           WHEN 'email' THEN c.consent_email AND c.withdrawals_email = o.withdrawals "
 		"           WHEN 'sms' THEN c.consent_sms AND c.withdrawals_sms = o.withdrawals END, "
 		"           false), "
-		"       o.message_id "
+		"       o.message_id, o.channel "
 		"FROM outbox o JOIN head h USING (customer_id, outbox_id) "
 		"JOIN mine USING (customer_id) "
 		"LEFT JOIN customers c ON c.customer_id = o.customer_id AND o.channel IS NOT NULL "
@@ -1250,6 +1250,7 @@ int ly_store_outbox_claim(ly_store_t *s, size_t limit, ly_outbox_msg_t **msgs,
 		m[i].headers = copy_binary(arena, res, row, 5, &m[i].headers_len);
 		m[i].withdrawn = *PQgetvalue(res, row, 6) != 0;
 		m[i].message_id = copy_binary(arena, res, row, 7, &len);
+		m[i].channel = copy_binary(arena, res, row, 8, &len);
 		m[i].delivered = 0;
 		if (!m[i].customer_id || !m[i].topic)
 			goto nomem;
@@ -1286,10 +1287,15 @@ int ly_store_outbox_mark(ly_store_t *s, const ly_outbox_msg_t *msgs,
 		}
 	}
 	if (npub && !(rc = ly_st_arrs_end(pub, 2, pp, errstr, errstr_size)))
+		/* a dead letter is the shop's message as it came (contact
+		 * details and all): once on the DLQ topic it is not kept */
 		rc = ly_st_exec_params(s, NULL, "postgres: mark outbox",
-				 "UPDATE outbox o SET published_at = now() "
-				 "FROM unnest($1::text[], $2::bigint[]) AS u(c, i) "
-				 "WHERE o.customer_id = u.c AND o.outbox_id = u.i",
+				 "WITH u AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS u(c, i)), "
+				 "d AS (DELETE FROM outbox o USING u WHERE o.customer_id = u.c "
+				 "    AND o.outbox_id = u.i AND o.message_id IS NULL) "
+				 "UPDATE outbox o SET published_at = now() FROM u "
+				 "WHERE o.customer_id = u.c AND o.outbox_id = u.i "
+				 "AND o.message_id IS NOT NULL",
 				 2, pp, NULL, NULL, 0, errstr, errstr_size);
 	/* an offer whose consent was withdrawn is never published: its row
 	 * goes, and its record says why */

@@ -238,19 +238,10 @@ static const char *offer_id(ly_arena_t *arena, const ly_event_t *ev,
 	return what ? output_id(arena, "of", ev, what) : NULL;
 }
 
-/* 1 when the rule's own vars set name. */
-static int rule_sets(const ly_offer_made_t *o, const char *name)
-{
-	for (size_t k = 0; k < o->vars_len; k++)
-		if (strcmp(o->vars[k].name, name) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * An offer's vars (docs/offers.md): what loyaltyd knows of the customer
- * as the event left them, the code's terms, then the rule's own vars,
- * which replace a name they share.
+ * as the event left them, the code's terms, then the rule's own vars
+ * (whose names the loader keeps apart from these).
  */
 static int put_vars(ly_buf_t *b, const ly_program_t *program,
 		    const ly_offer_made_t *o)
@@ -259,7 +250,7 @@ static int put_vars(ly_buf_t *b, const ly_program_t *program,
 	const ly_tier_t *tier = o->tier < program->tiers_len ? &program->tiers[o->tier] : NULL;
 	const ly_issued_code_t *c = o->code;
 	ly_buf_t own = {0};
-#define VAR(name) (!rule_sets(o, name) && !(rc |= ly_buf_printf(&own, ",\"%s\":", name)))
+#define VAR(name) (!(rc |= ly_buf_printf(&own, ",\"%s\":", name)))
 	if (o->first_name && VAR("first_name"))
 		rc |= ly_buf_json_quoted(&own, o->first_name);
 	if (VAR("points_available"))

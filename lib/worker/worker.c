@@ -67,7 +67,7 @@ struct ly_worker {
 	 * writes only what it spent itself. */
 	ly_engine_shared_t shared;
 	int64_t *budget_before;
-	int has_limits; /* a rule has a `limit` */
+	int has_limits; /* a rule has a `limit`, or offers have a cap */
 	int window_always; /* a rule reads customer.window_spend */
 };
 
@@ -380,6 +380,13 @@ static void count_batch(ly_worker_t *w, const decoded_t *d,
 		}
 		postings += fx->postings_len;
 		codes += fx->codes_len;
+		for (size_t k = 0; k < fx->offers_len; k++)
+			for (size_t c = 0; c < fx->offers[k].sends_len; c++) {
+				const ly_offer_send_t *s = &fx->offers[k].sends[c];
+				ly_metrics_add(w->metrics, LY_M_OFFERS,
+					       s->channel == LY_CHANNEL_SMS ? "sms" : "email",
+					       ly_offer_outcome_name(s->outcome), 1);
+			}
 	}
 	run_flush(w, &consumed);
 	run_flush(w, &rejected);
@@ -800,10 +807,10 @@ static void relay(ly_worker_t *w)
 {
 	char errstr[512];
 	for (;;) {
-		size_t published = 0;
+		ly_outbox_pass_t pass;
 		ly_arena_reset(w->tx_arena);
 		int rc = ly_outbox_relay(w->store, w->producer, RELAY_ROWS_MAX,
-					 RELAY_FLUSH_MS, &published, w->tx_arena, errstr,
+					 RELAY_FLUSH_MS, &pass, w->tx_arena, errstr,
 					 sizeof(errstr));
 		if (rc) {
 			ly_log(LY_LOG_WARN, "outbox", "relay: %s", errstr);
@@ -814,10 +821,18 @@ static void relay(ly_worker_t *w)
 			return;
 		}
 		postgres_reached(w, 1);
-		w->stats.outbox_published += published;
-		ly_metrics_add(w->metrics, LY_M_OUTBOX_PUBLISHED, NULL, NULL, (double)published);
-		if (published < RELAY_ROWS_MAX)
-			break;
+		w->stats.outbox_published += pass.published;
+		ly_metrics_add(w->metrics, LY_M_OUTBOX_PUBLISHED, NULL, NULL,
+			       (double)pass.published);
+		if (pass.withdrawn_email)
+			ly_metrics_add(w->metrics, LY_M_OFFERS, "email", "consent_withdrawn",
+				       (double)pass.withdrawn_email);
+		if (pass.withdrawn_sms)
+			ly_metrics_add(w->metrics, LY_M_OFFERS, "sms", "consent_withdrawn",
+				       (double)pass.withdrawn_sms);
+		if (pass.claimed < RELAY_ROWS_MAX ||
+		    pass.published + pass.withdrawn_email + pass.withdrawn_sms < pass.claimed)
+			break; /* all there was, or the rest failed: next turn */
 	}
 	/* what is left, now and then: a query over the partial index */
 	if (!w->metrics || ly_time_mono_ms() - w->last_backlog_ms < BACKLOG_EVERY_MS)
@@ -841,7 +856,7 @@ static int setup_program(ly_worker_t *w, const ly_program_t *program,
 			 char *errstr, size_t errstr_size)
 {
 	const char *issuer = NULL;
-	int budgets = 0, limits = 0;
+	int budgets = 0, limits = program->offer_cap_count > 0;
 	for (size_t i = 0; i < program->rules_len; i++) {
 		const ly_rule_t *r = &program->rules[i];
 		budgets |= r->budget_points > 0;

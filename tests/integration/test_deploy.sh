@@ -61,6 +61,7 @@ loyalty_events_duplicate_total
 loyalty_points_credited_total
 loyalty_points_debited_total
 loyalty_codes_issued_total
+loyalty_offers_total channel outcome
 loyalty_batch_size le
 loyalty_batch_duration_seconds le
 loyalty_postgres_retries_total

@@ -43,8 +43,8 @@ $want"
 "$LOYALTYCTL" tick --now 2026-04-01T10:00:01Z >"$CASE_DIR/tick2" || fail "tick"
 wait $! || fail "tick"
 [ "$(sql "SELECT count(*) FROM held_refunds")" = 0 ] || fail "not dead-lettered"
-[ "$(sql "SELECT count(*) FROM outbox WHERE topic = '$LOYALTY_TOPICS_DLQ'")" = 1 ] ||
-	fail "dead-lettered $(sql "SELECT count(*) FROM outbox WHERE topic = '$LOYALTY_TOPICS_DLQ'") times"
+# Once published, a dead letter leaves the outbox (it holds the input as it
+# came); the topic then has it exactly once.
 for _ in $(seq 100); do
 	[ "$(sql "SELECT count(*) FROM outbox WHERE published_at IS NULL")" = 0 ] && break
 	sleep 0.1

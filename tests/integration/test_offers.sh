@@ -362,7 +362,7 @@ EOF
 # ---- four offers field by field ----------------------------------------------
 # b-1: 100 welcome points; the order earns floor(350000/100) x 1 (bronze
 # before it) = 3500 pending and makes b-1 silver; outdoor is its top
-# category (the big basket's own vars replace it with "kamp"). The
+# category (the big basket's own vars add a "theme"). The
 # discount's 30 days from Wednesday 00:00 end at Friday 10 April 00:00 in
 # Istanbul, so 9 April is its last day. The review adds 50 points at once
 # and a gift card for 14 days, until 26 March 12:00.
@@ -397,11 +397,12 @@ want = dict([
         "template": "next-order-15", "locale": "tr", "expires_at": "2026-04-09T21:00:00Z",
         "code": derive_code(secret.encode(), source, "o-b1", "big-basket", 0),
         "vars": {"first_name": "Ayşe", "points_available": 100, "points_pending": 3500,
-                 "tier": "silver", "perks": ["free_shipping"], "top_category": "kamp",
+                 "tier": "silver", "perks": ["free_shipping"], "top_category": "outdoor",
                  "currency": "TRY", "code_kind": "discount", "code_percent": 15,
                  "code_min_order": 50000, "code_valid_until": "2026-04-09",
                  "basket": 350000, "items": 2, "first_order": True, "campaign": "bahar",
-                 "ends": "2026-06-01", "ordered_at": "2026-03-10T21:00:00Z"}}),
+                 "ends": "2026-06-01", "ordered_at": "2026-03-10T21:00:00Z",
+                 "theme": "kamp"}}),
     offer("rv-b1", "review-thanks", "sms", "b-1", "2026-03-12T09:00:00Z", {
         "template": "review-gift", "locale": "tr", "expires_at": "2026-03-26T09:00:00Z",
         "code": derive_code(secret.encode(), source, "rv-b1", "review-thanks", 0),

@@ -985,6 +985,8 @@ static void test_rule_features(void **state)
 		       "prog.yaml:7:23: offer.template: must be 1 to 64 characters of a-z, 0-9, \"_\" and \"-\", starting with a letter or digit, got \"Welcome!\"");
 	assert_refused(R1("    offer: {template: t, channels: [email], vars: {a-b: 1}}\n"),
 		       "prog.yaml:7:52: offer.vars: a variable name has no \"-\", got \"a-b\"");
+	assert_refused(R1("    offer: {template: t, channels: [email], vars: {x: 1, tier: customer.tier}}\n"),
+		       "prog.yaml:7:58: offer.vars: \"tier\" is set by loyaltyd for every offer (docs/offers.md); give yours another name");
 #undef R1
 }
 
