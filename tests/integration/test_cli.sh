@@ -88,7 +88,8 @@ lines=$(sql "SELECT count(*) FROM ledger WHERE customer_id = '$customer'")
 python3 - "$CASE_DIR/out" "$lines" "$available" "$pending" "$customer" <<'PY' || fail "history --json"
 import json, sys
 h = json.load(open(sys.argv[1]))
-assert set(h) == {"customer_id", "ledger", "codes"} and h["customer_id"] == sys.argv[5], h.keys()
+assert set(h) == {"customer_id", "ledger", "codes", "offers"} and h["customer_id"] == sys.argv[5], h.keys()
+assert h["offers"] == [], h["offers"]  # the test program makes none
 ledger = h["ledger"]
 assert len(ledger) == int(sys.argv[2]), (len(ledger), sys.argv[2])
 assert sum(e["delta_available"] for e in ledger) == int(sys.argv[3])
