@@ -181,10 +181,6 @@ void ly_engine_limit_period(const ly_program_t *program, const ly_rule_t *rule,
  * LY_CHANNEL_SMS) among the limit counts. */
 uint32_t ly_offer_cap_index(const ly_program_t *program, unsigned channel);
 
-/* The key of the `offers.max_per_customer` period time_us falls in. */
-void ly_offer_cap_period(const ly_program_t *program, int64_t time_us,
-			 char key[LY_PERIOD_KEY_MAX]);
-
 /* The stored name of a limit count's index: the rule's id, or
  * "offers.email" / "offers.sms" (no rule id has a dot). NULL when out of
  * range. */

@@ -29,12 +29,6 @@ uint32_t ly_offer_cap_index(const ly_program_t *program, unsigned channel)
 	return (uint32_t)program->rules_len + (channel == LY_CHANNEL_SMS);
 }
 
-void ly_offer_cap_period(const ly_program_t *program, int64_t time_us,
-			 char key[LY_PERIOD_KEY_MAX])
-{
-	ly_limit_period_at(program, (uint32_t)program->rules_len, time_us, key);
-}
-
 ly_period_t ly_limit_per(const ly_program_t *program, uint32_t index)
 {
 	return index < program->rules_len ? program->rules[index].limit_per
@@ -146,7 +140,7 @@ static int route_one(const ly_program_t *program, ly_customer_state_t *cs,
 		}
 		if (program->offer_cap_count > 0) {
 			const uint32_t idx = ly_offer_cap_index(program, ch);
-			ly_offer_cap_period(program, ev->time_us, s->period);
+			ly_limit_period_at(program, idx, ev->time_us, s->period);
 			const ly_limit_count_t *c = lc_limit_find(cs, idx, s->period);
 			if (c && c->count >= program->offer_cap_count) {
 				s->outcome = LY_OFFER_CAPPED;

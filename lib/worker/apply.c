@@ -238,6 +238,17 @@ static const char *offer_id(ly_arena_t *arena, const ly_event_t *ev,
 	return what ? output_id(arena, "of", ev, what) : NULL;
 }
 
+/* ,"name":value */
+static int var_int(ly_buf_t *b, const char *name, int64_t v)
+{
+	return ly_buf_printf(b, ",\"%s\":%lld", name, (long long)v);
+}
+
+static int var_str(ly_buf_t *b, const char *name, const char *v)
+{
+	return ly_buf_printf(b, ",\"%s\":", name) | ly_buf_json_quoted(b, v);
+}
+
 /*
  * An offer's vars (docs/offers.md): what loyaltyd knows of the customer
  * as the event left them, the code's terms, then the rule's own vars
@@ -250,38 +261,32 @@ static int put_vars(ly_buf_t *b, const ly_program_t *program,
 	const ly_tier_t *tier = o->tier < program->tiers_len ? &program->tiers[o->tier] : NULL;
 	const ly_issued_code_t *c = o->code;
 	ly_buf_t own = {0};
-#define VAR(name) (!(rc |= ly_buf_printf(&own, ",\"%s\":", name)))
-	if (o->first_name && VAR("first_name"))
-		rc |= ly_buf_json_quoted(&own, o->first_name);
-	if (VAR("points_available"))
-		rc |= ly_buf_printf(&own, "%lld", (long long)o->points_available);
-	if (VAR("points_pending"))
-		rc |= ly_buf_printf(&own, "%lld", (long long)o->points_pending);
-	if (o->rule->has_earn && VAR("points_earned"))
-		rc |= ly_buf_printf(&own, "%lld", (long long)o->points_earned);
-	if (VAR("tier"))
-		rc |= ly_buf_json_quoted(&own, tier ? tier->name : "");
-	if (VAR("perks"))
-		rc |= put_perks(&own, tier);
-	if (VAR("top_category"))
-		rc |= ly_buf_json_quoted(&own, o->top_category);
-	if (VAR("currency"))
-		rc |= ly_buf_json_quoted(&own, program->currency);
-	if (c && VAR("code_kind"))
-		rc |= ly_buf_json_quoted(&own, c->kind == LY_ISSUE_GIFT_CARD ? "gift_card" : "discount");
-	if (c && c->amount > 0 && VAR("code_amount"))
-		rc |= ly_buf_printf(&own, "%lld", (long long)c->amount);
-	if (c && c->percent > 0 && VAR("code_percent"))
-		rc |= ly_buf_printf(&own, "%lld", (long long)c->percent);
-	if (c && c->min_order > 0 && VAR("code_min_order"))
-		rc |= ly_buf_printf(&own, "%lld", (long long)c->min_order);
-	if (c && VAR("code_valid_until")) {
+	if (o->first_name)
+		rc |= var_str(&own, "first_name", o->first_name);
+	rc |= var_int(&own, "points_available", o->points_available);
+	rc |= var_int(&own, "points_pending", o->points_pending);
+	if (o->rule->has_earn)
+		rc |= var_int(&own, "points_earned", o->points_earned);
+	rc |= var_str(&own, "tier", tier ? tier->name : "");
+	rc |= ly_buf_puts(&own, ",\"perks\":") | put_perks(&own, tier);
+	rc |= var_str(&own, "top_category", o->top_category);
+	rc |= var_str(&own, "currency", program->currency);
+	if (c) {
 		/* the last local day it is valid on */
+		char until[16];
 		int y, m, d;
 		ly_civil_from_days(ly_tz_local_day(program->tz, c->valid_until_us - 1), &y, &m, &d);
-		rc |= ly_buf_printf(&own, "\"%04d-%02d-%02d\"", y, m, d);
+		snprintf(until, sizeof(until), "%04d-%02d-%02d", y, m, d);
+		rc |= var_str(&own, "code_kind",
+			      c->kind == LY_ISSUE_GIFT_CARD ? "gift_card" : "discount");
+		if (c->amount > 0)
+			rc |= var_int(&own, "code_amount", c->amount);
+		if (c->percent > 0)
+			rc |= var_int(&own, "code_percent", c->percent);
+		if (c->min_order > 0)
+			rc |= var_int(&own, "code_min_order", c->min_order);
+		rc |= var_str(&own, "code_valid_until", until);
 	}
-#undef VAR
 	for (size_t k = 0; k < o->vars_len; k++) {
 		if (o->vars[k].value.absent)
 			continue;
