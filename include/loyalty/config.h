@@ -60,6 +60,8 @@ typedef struct ly_config {
 	 * address so other processes can reach it */
 	char *kafka_embedded_bootstrap_file;
 	int64_t kafka_embedded_partitions;
+	/* the consumer's prefetch queue, KiB (librdkafka's queue limits) */
+	int64_t kafka_prefetch_kbytes;
 } ly_config_t;
 
 /* Fills *cfg with the defaults. */

@@ -121,6 +121,13 @@ static const setting_t settings[] = {
 	    "partitions", 0,
 	    "With `kafka.brokers: embedded`: partitions of each topic of the "
 	    "mock cluster."),
+	INT("kafka.prefetch_kbytes", kafka_prefetch_kbytes, 8192, 1024, 2097151, "KiB", 0,
+	    "Most input loyaltyd holds fetched ahead of the batch in hand "
+	    "(librdkafka's `queued.max.messages.kbytes`; a fetch is at most a "
+	    "quarter of it, and at least 1 MiB). When it is full, loyaltyd stops "
+	    "fetching until batches take from it: memory stays flat however "
+	    "long the backlog. `kafka.properties` may still set those "
+	    "librdkafka properties directly."),
 	TOPIC("customers", topic_customers, "shop.customers",
 	      "Input: customer.registered, customer.updated."),
 	TOPIC("orders", topic_orders, "shop.orders",

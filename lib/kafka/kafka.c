@@ -289,6 +289,10 @@ static part_state_t *part_find(ly_consumer_t *c, const char *topic,
 /* A few quick tries at assignment; after that the partitions wait, paused,
  * and ly_consumer_retry_pending tries again from the poll loop. */
 #define LOOKUP_TRIES 3
+/* A fetch response's bounds: at least message.max.bytes' default, at most
+ * well under receive.message.max.bytes' default. */
+#define FETCH_BYTES_MIN (1024 * 1024)
+#define FETCH_BYTES_MAX (64 * 1024 * 1024)
 
 /* The parts as the consumer's state; pending ones are paused. */
 static void parts_take(ly_consumer_t *c, const rd_kafka_topic_partition_list_t *parts,
@@ -428,6 +432,15 @@ int ly_consumer_new(ly_consumer_t **out, const ly_config_t *cfg,
 	c->opaque = opaque;
 	if (watch)
 		c->watch = *watch;
+	/* Bounded prefetch: librdkafka stops fetching while its queue holds
+	 * kafka.prefetch_kbytes, so a backlog never grows memory. */
+	char queue_kb[24], fetch_bytes[24], min_messages[24];
+	int64_t fetch = cfg->kafka_prefetch_kbytes * 1024 / 4;
+	snprintf(queue_kb, sizeof(queue_kb), "%lld", (long long)cfg->kafka_prefetch_kbytes);
+	fetch = fetch < FETCH_BYTES_MIN ? FETCH_BYTES_MIN : fetch;
+	fetch = fetch > FETCH_BYTES_MAX ? FETCH_BYTES_MAX : fetch;
+	snprintf(fetch_bytes, sizeof(fetch_bytes), "%lld", (long long)fetch);
+	snprintf(min_messages, sizeof(min_messages), "%lld", (long long)cfg->batch_max_events);
 	const char *const ours[] = {
 		"group.id", cfg->kafka_group_id,
 		/* Offsets live in PostgreSQL with the state; Kafka's copy is
@@ -437,7 +450,9 @@ int ly_consumer_new(ly_consumer_t **out, const ly_config_t *cfg,
 		"auto.offset.reset", "earliest",
 		/* Eager: the safest with librdkafka 2.0.2. */
 		"partition.assignment.strategy", "range",
-		"queued.max.messages.kbytes", "32768",
+		"queued.max.messages.kbytes", queue_kb,
+		"queued.min.messages", min_messages,
+		"fetch.max.bytes", fetch_bytes,
 		"enable.partition.eof", "false",
 		/* consumer lag and broker states for /metrics and /readyz */
 		"statistics.interval.ms", "5000",

@@ -265,9 +265,12 @@ static int load_orders(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
 			"to_json(o.rule_reversed)::text, to_json(o.categories)::text, "
 			"to_json(o.category_spend)::text FROM orders o "
 			"WHERE (o.customer_id, o.order_id) IN "
-			"  (SELECT * FROM unnest($1::text[], $2::text[])) "
-			"OR EXISTS (SELECT 1 FROM unnest($3::text[], $4::timestamptz[]) AS w(c, f) "
-			"  WHERE o.customer_id = w.c AND o.paid_at > w.f) "
+			"  (SELECT * FROM unnest($1::text[], $2::text[]) "
+			"   UNION SELECT x.customer_id, x.order_id "
+			"   FROM (SELECT c, min(f) f FROM unnest($3::text[], $4::timestamptz[]) AS w(c, f) "
+			"         GROUP BY c) w "
+			"   CROSS JOIN LATERAL (SELECT customer_id, order_id FROM orders "
+			"        WHERE customer_id = w.c AND paid_at > w.f) x) "
 			"ORDER BY o.customer_id, o.paid_at, o.order_id",
 			4, params, NULL, NULL, 0, errstr, errstr_size);
 	ly_st_arrs_free(a, 4);
