@@ -42,7 +42,10 @@ void ctl_usage(FILE *f)
 		"                             (writes nothing)\n"
 		"  test PROGRAM CASES.yaml    run a program's own test cases (no servers)\n"
 		"  produce [--count N] [--seed S] [--customers C] [--brokers LIST] [--stdout]\n"
-		"                             write N realistic sample events\n"
+		"          [--requests]\n"
+		"                             write N realistic sample events; --requests:\n"
+		"                             about 5%% of them points.adjust and\n"
+		"                             points.redeem of the program's rewards\n"
 		"  topics [--partitions N] [--replication R] [--brokers LIST]\n"
 		"                             create the configured topics\n"
 		"  config-doc                 print the settings reference (Markdown)\n");

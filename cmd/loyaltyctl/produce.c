@@ -4,6 +4,31 @@
  * social interactions), keyed by customer, the same for the same --seed;
  * `topics` creates the configured topics. The producer the subcommands
  * that publish share (ctl_producer_*, ctl.h) is here too.
+ *
+ * --requests also writes about 5% of the events on the requests topic:
+ * points.adjust credits and points.redeem of the rewards of the program
+ * the config names (plus now and then a reward the catalogue does not
+ * have, and a retry of the customer's last request under its request_id,
+ * which changes nothing). Without it the output is byte for byte what it
+ * was, so every other test's input stays put.
+ *
+ * The redemptions come out the same whatever order a worker applies the
+ * topics in (SPEC section 8: across topics there is no order). Each
+ * customer has a "reserve": its adjust credits - the costs of its redeems
+ * written so far; a redeem is written only when the reserve covers its
+ * cost. The customer's requests partition is applied in order, so at a
+ * redeem the requests topic has added exactly the reserve to the
+ * available points, and every other topic has added a net >= 0 at any
+ * point of its partition: reviews and social only credit, and on orders a
+ * refund (held until its order when it comes first) reverses per rule at
+ * most what that rule earned on the order, from the rule's pending lot of
+ * the order first, the rest from points that order made available. The
+ * logs are meant for runs without scheduler passes (the integration tests
+ * and the fault matrix), where no pending point is released and none
+ * expires. So the available points at a redeem are >= the reserve >= the
+ * cost in every interleaving: every redeem of a known reward completes,
+ * and one of an unknown reward is rejected (unknown_reward) in every
+ * interleaving.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +39,7 @@
 
 #include "ctl.h"
 #include "loyalty/kafka.h"
+#include "loyalty/program.h"
 #include "loyalty/util.h"
 
 /* splitmix64: small, fast, and the same everywhere. */
@@ -36,6 +62,15 @@ static const char *const platforms[] = {"instagram", "tiktok", "x", "facebook",
 					"youtube", "other"};
 static const char *const actions[] = {"follow", "share", "like", "comment",
 				      "mention", "ugc"};
+static const char *const adjust_reasons[] = {"goodwill", "late delivery",
+					     "complaint"};
+/* The id --requests redeems as a reward the catalogue no longer has. */
+#define RETIRED_REWARD "retired-reward"
+/* Under --requests one customer in REQUESTERS_EVERY makes requests, with
+ * REQUESTS_PERCENT of its events: about 5% of all, and most requesters
+ * make several, so that redeems follow the credits that cover them. */
+#define REQUESTERS_EVERY 4
+#define REQUESTS_PERCENT 20
 
 typedef struct sample {
 	const char *topic;
@@ -50,6 +85,15 @@ typedef struct last_order {
 	int64_t refunded;
 } last_order_t;
 
+/* Each customer's requests under --requests (see the top). */
+typedef struct requester {
+	int64_t reserve; /* adjust credits - redeem costs written so far */
+	int64_t last;    /* the index of the last request (its id); -1: none */
+	const char *last_reward; /* its reward (a redeem), or NULL (an adjust) */
+	int64_t last_points;     /* an adjust's points */
+	const char *last_reason; /* an adjust's reason */
+} requester_t;
+
 static void envelope(ly_buf_t *b, uint64_t seed, int64_t i, const char *type,
 		     int64_t time_us)
 {
@@ -62,9 +106,55 @@ static void envelope(ly_buf_t *b, uint64_t seed, int64_t i, const char *type,
 		      (unsigned long long)seed, (long long)i, type, ts);
 }
 
+/*
+ * One request of customer out->key (the time and event id of index i):
+ * one in 20 a retry of its last request, one in 20 a redeem of the
+ * retired reward, else a redeem of a random reward when the reserve covers
+ * its cost and an adjust credit (+1000..+3000) when it does not.
+ */
+static void make_request(sample_t *out, const ly_config_t *cfg, uint64_t seed,
+			 uint64_t *rng, int64_t i, int64_t time_us,
+			 const ly_program_t *program, requester_t *rq)
+{
+	ly_buf_t *b = &out->value;
+	out->topic = cfg->topic_requests;
+	int64_t k = rand_range(rng, 0, 19);
+	if (k == 0 && rq->last >= 0) {
+		/* the same request again (a client's retry): applied once */
+	} else if (k == 1) {
+		rq->last = i;
+		rq->last_reward = RETIRED_REWARD;
+	} else {
+		const ly_reward_t *reward =
+			&program->rewards[rand_range(rng, 0, (int64_t)program->rewards_len - 1)];
+		rq->last = i;
+		if (rq->reserve >= reward->cost) {
+			rq->last_reward = reward->id;
+			rq->reserve -= reward->cost;
+		} else {
+			rq->last_reward = NULL;
+			rq->last_points = rand_range(rng, 1000, 3000);
+			rq->last_reason = adjust_reasons[rand_range(
+				rng, 0, LY_ARRAY_LEN(adjust_reasons) - 1)];
+			rq->reserve += rq->last_points;
+		}
+	}
+	envelope(b, seed, i, rq->last_reward ? "points.redeem" : "points.adjust", time_us);
+	ly_buf_printf(b, "\"request_id\":\"q-%llu-%lld\",\"customer_id\":\"%s\"",
+		      (unsigned long long)seed, (long long)rq->last, out->key);
+	if (rq->last_reward)
+		ly_buf_printf(b, ",\"reward\":\"%s\"}}", rq->last_reward);
+	else
+		ly_buf_printf(b, ",\"points\":%lld,\"reason\":\"%s\"}}",
+			      (long long)rq->last_points, rq->last_reason);
+}
+
+/* One event of index i. program and requesters are NULL without
+ * --requests, which then draws nothing more from rng. */
 static void make_sample(sample_t *out, const ly_config_t *cfg, uint64_t seed,
 			uint64_t *rng, int64_t i, int64_t customers,
-			last_order_t *orders)
+			last_order_t *orders, const ly_program_t *program,
+			requester_t *requesters)
 {
 	int64_t c = rand_range(rng, 0, customers - 1);
 	/* 2026-11-01T00:00:00Z plus 7 s per event: a busy shop's day. */
@@ -72,6 +162,14 @@ static void make_sample(sample_t *out, const ly_config_t *cfg, uint64_t seed,
 	snprintf(out->key, sizeof(out->key), "c%05lld", (long long)c);
 	ly_buf_t *b = &out->value;
 	ly_buf_reset(b);
+	if (requesters) {
+		int64_t q = rand_range(rng, 0, 99);
+		if (c % REQUESTERS_EVERY == 0 && q < REQUESTS_PERCENT) {
+			make_request(out, cfg, seed, rng, i, time_us, program,
+				     &requesters[c]);
+			return;
+		}
+	}
 	int64_t r = rand_range(rng, 0, 99);
 	last_order_t *lo = &orders[c];
 	if (r < 10 && lo->index >= 0 && lo->refunded < lo->total) {
@@ -264,11 +362,12 @@ int ctl_produce(ctl_t *ctl, int argc, char **argv)
 		{"customers", required_argument, NULL, 'c'},
 		{"brokers", required_argument, NULL, 'b'},
 		{"stdout", no_argument, NULL, 'o'},
+		{"requests", no_argument, NULL, 'q'},
 		{NULL, 0, NULL, 0},
 	};
 	int64_t count = 1000, seed = 1, customers = 1000;
 	const char *brokers = NULL;
-	int to_stdout = 0;
+	int to_stdout = 0, requests = 0;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -291,6 +390,9 @@ int ctl_produce(ctl_t *ctl, int argc, char **argv)
 		case 'o':
 			to_stdout = 1;
 			break;
+		case 'q':
+			requests = 1;
+			break;
 		default:
 			return ctl_usage_error("produce: bad option");
 		}
@@ -299,22 +401,51 @@ int ctl_produce(ctl_t *ctl, int argc, char **argv)
 		return ctl_usage_error("produce: unexpected argument \"%s\"", argv[optind]);
 	if (ctl_config(ctl))
 		return 1;
+	char errstr[1024];
+	ly_program_t *program = NULL;
+	requester_t *requesters = NULL;
+	last_order_t *orders = NULL;
 	ctl_producer_t producer = {0};
-	if (!to_stdout && ctl_producer_open(ctl, &producer, brokers))
-		return 1;
-	last_order_t *orders = malloc((size_t)customers * sizeof(*orders));
-	if (!orders) {
+	sample_t s = {0};
+	int status = 1;
+	if (requests) {
+		/* the rewards the redeems name, and what they cost */
+		if (ly_program_load(&program, ctl->cfg.program, errstr, sizeof(errstr))) {
+			fprintf(stderr, "loyaltyctl: %s\n", errstr);
+			goto out;
+		}
+		if (program->rewards_len == 0) {
+			fprintf(stderr, "loyaltyctl: produce: --requests needs a program with "
+					"rewards; %s has none\n",
+				ctl->cfg.program);
+			goto out;
+		}
+		if (ly_program_reward(program, RETIRED_REWARD)) {
+			fprintf(stderr, "loyaltyctl: produce: %s has a reward \"%s\", the id "
+					"--requests redeems as an unknown one\n",
+				ctl->cfg.program, RETIRED_REWARD);
+			goto out;
+		}
+		if (!(requesters = calloc((size_t)customers, sizeof(*requesters)))) {
+			fprintf(stderr, "loyaltyctl: out of memory\n");
+			goto out;
+		}
+		for (int64_t k = 0; k < customers; k++)
+			requesters[k].last = -1;
+	}
+	if (!(orders = malloc((size_t)customers * sizeof(*orders)))) {
 		fprintf(stderr, "loyaltyctl: out of memory\n");
-		ctl_producer_close(&producer, "produce");
-		return 1;
+		goto out;
 	}
 	for (int64_t k = 0; k < customers; k++)
 		orders[k].index = -1;
+	if (!to_stdout && ctl_producer_open(ctl, &producer, brokers))
+		goto out;
 	uint64_t rng = (uint64_t)seed;
-	sample_t s = {0};
-	int status = 0;
+	status = 0;
 	for (int64_t i = 0; i < count; i++) {
-		make_sample(&s, &ctl->cfg, (uint64_t)seed, &rng, i, customers, orders);
+		make_sample(&s, &ctl->cfg, (uint64_t)seed, &rng, i, customers, orders,
+			    program, requesters);
 		if (to_stdout) {
 			printf("%s\t%s\t%s\n", s.topic, s.key, s.value.data);
 			continue;
@@ -329,8 +460,11 @@ int ctl_produce(ctl_t *ctl, int argc, char **argv)
 		status = 1;
 	if (!status && !to_stdout)
 		fprintf(stderr, "produce: %lld events written\n", (long long)count);
+out: /* the producer is opened last, and closed above */
 	ly_buf_free(&s.value);
 	free(orders);
+	free(requesters);
+	ly_program_destroy(program);
 	return status;
 }
 

@@ -12,7 +12,7 @@ balance, sorted; exits non-zero, saying why, when a check fails. Malformed
 lines are skipped (they go to the DLQ, earning nothing). Integer arithmetic
 only, as in SPEC section 2. One customer's events of one topic are taken to
 be in the order of its partition (a topic dump or the producer's output);
-the topics of one customer interleave in any way (see Lots).
+the topics of one customer interleave in any way (see Requests and Lots).
 
 Earning. Every ledger line must be one this computation expects, with the
 event's type. order.paid rules: base-earn is pending (pending_days 14; no
@@ -26,7 +26,7 @@ on its order.paid, they sum to the stored spent, which is within the cap,
 and every firing left out would have crossed it) and then taken as what the
 rule earned on that order. --budget-crossed requires that at least one
 firing was left out. With LOYALTY_CODES_SECRET in the environment, each
-code must also be one of the secret's draws for its order and rule
+code must also be one of the secret's draws for its event and rule
 (codes.py).
 
 Orders, refunds and cancellations (docs/lifecycle.md). An order.paid records
@@ -49,28 +49,53 @@ to the order (no code is ever used in the sample traffic). A refund whose
 order was not paid before it (on that customer's orders partition) is held
 and changes nothing; the order's order.paid applies it right after itself.
 
+Requests (docs/lifecycle.md, "Redemptions and adjustments"), on the
+requests partition, applied in its order per customer. A request whose
+request_id that customer used before (on either type, applied or rejected)
+changes nothing. points.adjust writes one ledger line with no rule
+(rule_id NULL, delta_available = points); positive points are a lot
+available at once, negative ones a debit. points.redeem of a reward the
+catalogue (REWARDS, the program's `rewards`) does not have is rejected
+(unknown_reward): no line, no code. Otherwise it completes when the
+available points, before it, cover the reward's cost: a ledger line with no
+rule, delta_available = -cost (a debit), and the reward's code (rule_id
+reward:<id>, the reward's kind, amount, percent and min_order, valid its
+valid_days from the request's time, status issued); when they do not, it
+is rejected (insufficient_points): no line, no code. The available points
+at a redeem are what the customer's requests before it added, plus some
+prefix of each other partition (any interleaving): the outcome is computed
+only when the same for every prefix, from the least and the most those
+prefixes add; a redemption the interleaving could decide either way fails
+the check (a test's input must not have one: `loyaltyctl produce
+--requests` writes a redeem only when the customer's own adjust credits
+cover it).
+
 Lots. Every positive line of an event is a lot (points, remaining,
 released: false for a pending credit). A pending lot's remaining is its
-points less what refunds took from it. Debits of available points consume
-the released lots oldest first (by available_at = event time, then by
-credit order); the balance may go negative (a debt) and later credits pay
-it first, their lots keeping only the rest. Which released lot a debit
-takes depends on when the worker applied the customer's reviews and social
-interactions relative to its refunds: they come on other topics, so any
-interleaving of the customer's orders, reviews and social partitions is a
-valid processing order, and a review with an earlier time applied after a
-refund is not debited retroactively. So:
-  - unreleased lots: remaining is exact;
+points less what refunds took from it. Debits of available points (refund
+reversals, redemptions, negative adjustments) consume the released lots
+oldest first (by available_at = event time, then by credit order); the
+balance may go negative (a debt) and later credits pay it first, their lots
+keeping only the rest. Which released lot a debit takes depends on when the
+worker applied the customer's other partitions relative to it: any
+interleaving of the customer's orders, reviews, social and requests
+partitions is a valid processing order, and a review with an earlier time
+applied after a refund or a redemption is not debited retroactively. So:
+  - unreleased lots: remaining is exact (only refunds take from them);
   - per customer: the released lots' remaining sums to max(available, 0),
     the unreleased lots' to pending;
   - a released lot's remaining is exact when every interleaving gives the
-    same result: the customer's review/social lots are untouched even when
-    they are all applied before the orders partition (then the orders lots
-    take every debit in the same order whatever the interleaving), or it is
-    an orders lot credited after the customer's last debit while the orders
-    partition alone never makes a debt (then no interleaving does: it stays
-    whole); otherwise 0 <= remaining <= points. The expected value is that
-    of the time-ordered interleaving.
+    same result. That is known when at most one of the customer's
+    partitions debits (orders with a refund taken from available points, or
+    requests with a redemption or a negative adjustment) and either the
+    lots of the partitions that only credit are untouched even when they
+    are all applied before the debiting one (then its lots take every debit
+    in the same order whatever the interleaving), or it is a lot of the
+    debiting partition credited after that partition's last debit while
+    the partition alone never makes a debt (then no interleaving does: it
+    stays whole). Otherwise (including every customer with debits on two
+    partitions, such as a refund and a redemption) 0 <= remaining <=
+    points. The expected value is that of the time-ordered interleaving.
 --lots and --code-uses are optional; without them those tables are not
 checked.
 
@@ -98,16 +123,25 @@ GIFT_MIN_TOTAL = 300000
 GIFT_AMOUNT = 10000
 GIFT_VALID = datetime.timedelta(days=90)
 REFUND_TYPES = ("order.refunded", "order.cancelled")
+# The rewards catalogue: id -> (cost, kind, amount, percent, min_order,
+# valid_days) of the code a redemption issues.
+REWARDS = {"tl5": (500, "discount", 500, 0, 5000, 14),
+           "pct10": (1500, "discount", 0, 10, 0, 30),
+           "gift50": (2500, "gift_card", 5000, 0, 0, 90)}
 # The partition (topic) an input type comes on: one customer's events of
 # one topic are applied in their order, the topics interleave freely.
 TOPICS = {"order.paid": "orders", "order.refunded": "orders", "order.cancelled": "orders",
           "review.submitted": "reviews", "social.interaction": "social",
-          "survey.completed": "social"}
+          "survey.completed": "social", "points.adjust": "requests",
+          "points.redeem": "requests"}
+PARTITIONS = ("orders", "reviews", "social", "requests")
 # The data fields this computation reads; an event without them is malformed.
 REQUIRED = {"order.paid": ("order_id", "total", "items"),
             "order.refunded": ("order_id",), "order.cancelled": ("order_id",),
             "review.submitted": ("verified_purchase", "has_photo"),
-            "social.interaction": ("platform", "action")}
+            "social.interaction": ("platform", "action"),
+            "points.adjust": ("request_id", "points", "reason"),
+            "points.redeem": ("request_id", "reward")}
 
 
 def fail(msg):
@@ -158,6 +192,8 @@ def parse(lines):
             kind = event["type"]
             time = event["time"]
             if any(f not in data for f in REQUIRED.get(kind, ())):
+                continue
+            if kind == "points.adjust" and (type(data["points"]) is not int or not data["points"]):
                 continue
         except (ValueError, KeyError, TypeError):
             continue
@@ -250,17 +286,28 @@ class Model:
         self.refunds_applied = 0
         self.refunds_noop = 0    # of an order already fully refunded
         self.ops = {}            # customer -> topic -> [wallet op], in applying order
+        self.requests_seen = {}  # customer -> request ids applied (or rejected)
+        self.requests_repeated = 0
+        self.adjusts = 0
+        self.reward_codes = {}   # points.redeem key -> the code row it issues
+        self.rejected = {}       # points.redeem key -> reason
+        self.undetermined = []   # (redeem key, cost, least, most available)
+        requests = []
         for ev in events:
             self.types[ev.key] = ev.type
+            if TOPICS.get(ev.type) == "requests":
+                requests.append(ev)  # once the other topics are known
+                continue
             handler = {"order.paid": self.order_paid, "order.refunded": self.refund,
                        "order.cancelled": self.refund, "review.submitted": self.review,
                        "social.interaction": self.social}.get(ev.type)
             if handler:
                 handler(ev)
+        self.apply_requests(requests)
         self.settle_lots()
 
     def wallet_op(self, ev, op, key, points):
-        topics = self.ops.setdefault(ev.customer, {"orders": [], "reviews": [], "social": []})
+        topics = self.ops.setdefault(ev.customer, {t: [] for t in PARTITIONS})
         topics[TOPICS[ev.type]].append((ev.time, op, key, points))
 
     def earn(self, ev, rule, points, pending=False):
@@ -367,31 +414,96 @@ class Model:
         if data["platform"] in ("instagram", "tiktok") or data["action"] == "ugc":
             self.earn(ev, "social", 10)
 
+    def other_topics(self, customer):
+        """The least and the most the customer's orders, reviews and social
+        partitions can have added to its available points when one of its
+        requests is applied: any prefix of each partition may have been
+        applied by then (SPEC section 8)."""
+        least = most = 0
+        for topic in ("orders", "reviews", "social"):
+            run = low = high = 0
+            for _, op, _, points in self.ops.get(customer, {}).get(topic, ()):
+                run += points if op == "credit" else -points
+                low, high = min(low, run), max(high, run)
+            least, most = least + low, most + high
+        return least, most
+
+    def apply_requests(self, requests):
+        """points.adjust and points.redeem, each customer's in the order of
+        its requests partition, after every other event (see Requests at
+        the top)."""
+        net = {}  # customer -> what its requests have added to available so far
+        for ev in requests:
+            customer, data = ev.customer, ev.data
+            seen = self.requests_seen.setdefault(customer, set())
+            if data["request_id"] in seen:
+                self.requests_repeated += 1  # applied once: nothing changes
+                continue
+            seen.add(data["request_id"])
+            line = ev.key + ("",)  # a ledger line with no rule
+            if ev.type == "points.adjust":
+                points = data["points"]
+                self.adjusts += 1
+                self.postings[line] = (points, 0)
+                if points > 0:
+                    self.lots[line] = Lot(points, released=True)
+                    self.wallet_op(ev, "credit", line, points)
+                else:
+                    self.wallet_op(ev, "debit", None, -points)
+                net[customer] = net.get(customer, 0) + points
+                continue
+            reward = REWARDS.get(data["reward"])
+            if reward is None:
+                self.rejected[ev.key] = "unknown_reward"
+                continue
+            cost, kind, amount, percent, min_order, valid_days = reward
+            least, most = self.other_topics(customer)
+            least += net.get(customer, 0)
+            most += net.get(customer, 0)
+            if least < cost <= most:
+                self.undetermined.append((ev.key, cost, least, most))
+                continue
+            if cost > most:
+                self.rejected[ev.key] = "insufficient_points"
+                continue
+            self.postings[line] = (-cost, 0)
+            self.wallet_op(ev, "debit", None, cost)
+            net[customer] = net.get(customer, 0) - cost
+            until = (parse_time(ev.time) + datetime.timedelta(days=valid_days)).strftime(
+                "%Y-%m-%dT%H:%M:%SZ")
+            self.reward_codes[ev.key] = ("reward:" + data["reward"], kind, amount, percent,
+                                         min_order, until, "issued")
+
     def settle_lots(self):
         """The released lots' remaining: the time-ordered interleaving of
-        each customer's topics, exact when the review/social lots stay
-        untouched even if all applied first (see the top)."""
+        each customer's topics, exact where no interleaving can change it
+        (see Lots at the top)."""
         self.undetermined_customers = 0
         for topics in self.ops.values():
-            orders = topics["orders"]
-            side = list(heapq.merge(topics["reviews"], topics["social"], key=lambda op: op[0]))
-            in_time = run_wallet(heapq.merge(orders, side, key=lambda op: op[0])).remaining()
-            side_first = run_wallet(side + orders).remaining()
-            exact = all(side_first[op[2]] == op[3] for op in side)
-            if exact:
-                assert in_time == side_first, (in_time, side_first)
-            else:
+            debiting = [t for t in PARTITIONS if any(op[1] == "debit" for op in topics[t])]
+            in_time = run_wallet(heapq.merge(*(topics[t] for t in PARTITIONS),
+                                             key=lambda op: op[0])).remaining()
+            exact = False
+            if len(debiting) <= 1:
+                own = topics[debiting[0]] if debiting else []
+                side = list(heapq.merge(*(topics[t] for t in PARTITIONS if t not in debiting),
+                                        key=lambda op: op[0]))
+                side_first = run_wallet(side + own).remaining()
+                exact = all(side_first[op[2]] == op[3] for op in side)
+                if exact:
+                    assert in_time == side_first, (in_time, side_first)
+            if not exact:
                 self.undetermined_customers += 1
             for key, remaining in in_time.items():
                 self.lots[key].remaining = remaining
                 self.lots[key].exact = exact
-            if exact or run_wallet(orders).owed:
+            if exact or len(debiting) != 1 or run_wallet(own).owed:
                 continue
-            # No debt arises from the orders partition alone, so none in any
-            # interleaving (reviews and social only add points before a
-            # debit): the orders lots credited after the last debit stay whole.
-            last = max(n for n, op in enumerate(orders) if op[1] == "debit")
-            for _, op, key, points in orders[last:]:
+            # No debt arises from the one debiting partition alone, so none
+            # in any interleaving (the others only add points before a
+            # debit): its lots credited after its last debit stay whole.
+            last = max(n for n, op in enumerate(own) if op[1] == "debit")
+            for _, op, key, points in own[last:]:
                 if op == "credit":
                     assert in_time[key] == points, (key, in_time[key])
                     self.lots[key].exact = True
@@ -439,7 +551,7 @@ def check_lots(model, path, balances):
     exact = sum(1 for lot in model.lots.values() if lot.exact)
     print(f"expect.py: {len(got)} lots, {exact} with the exact remaining, "
           f"{len(got) - exact} (of {model.undetermined_customers} customers whose "
-          "reviews/social may interleave with their refunds either way) within bounds",
+          "credits and debits on different topics may interleave either way) within bounds",
           file=sys.stderr)
 
 
@@ -492,6 +604,15 @@ def main():
           f"{sum(map(len, model.held.values()))} held, {model.duplicate_orders} "
           f"order.paid of an order already paid), {len(reversals)} reversal lines",
           file=sys.stderr)
+    if model.undetermined:
+        k, cost, least, most = model.undetermined[0]
+        fail(f"{len(model.undetermined)} redemptions whose outcome depends on how the "
+             f"topics interleave, e.g. {k}: cost {cost}, available between {least} and {most}")
+    unknown = sum(1 for r in model.rejected.values() if r == "unknown_reward")
+    print(f"expect.py: {model.adjusts} adjustments, {len(model.reward_codes)} redemptions "
+          f"completed, {unknown} rejected as unknown_reward and "
+          f"{len(model.rejected) - unknown} as insufficient_points, "
+          f"{model.requests_repeated} requests repeating an id", file=sys.stderr)
 
     # The budget: the credits sum to the stored spent (reversals give
     # nothing back), within the cap, and every firing left out would have
@@ -526,14 +647,17 @@ def main():
         diff = sorted(set(got_limits.items()) ^ set(model.limits.items()))
         fail(f"rule_limits differ from the expected counts, e.g. {diff[:4]}")
 
-    # Codes: one gift card per qualifying order, unique, 12 characters of the
-    # alphabet, valid 90 days from the order's time, voided once the order
-    # was refunded and, when the test's secret is known, the one drawn for
-    # the order and rule under that secret.
+    # Codes: one gift card per qualifying order, valid 90 days from the
+    # order's time, voided once the order was refunded; one code per
+    # completed redemption, rule_id reward:<id>, with the reward's terms,
+    # valid its days from the request's time. Each unique, 12 characters of
+    # the alphabet and, when the test's secret is known, the one drawn for
+    # the event and rule under that secret.
     secret = os.environ.get("LOYALTY_CODES_SECRET", "").encode()
     codes = set()
     got_gifts = {}
     gift_codes = {}
+    got_rewards = {}
     for c, code, kind, amount, percent, min_order, until, so, i, r, status in read_tsv(opts.codes, 11):
         key = (c, so, i)
         if len(code) != CODE_LENGTH or not set(code) <= set(CODE_ALPHABET):
@@ -543,8 +667,11 @@ def main():
         if code in codes:
             fail(f"code {code!r} issued twice")
         codes.add(code)
-        if key in got_gifts:
+        if key in got_gifts or key in got_rewards:
             fail(f"two codes for {key}")
+        if r.startswith("reward:"):
+            got_rewards[key] = (r, kind, int(amount), int(percent), int(min_order), until, status)
+            continue
         want_status = "voided" if key in model.voided else "issued"
         if (r, kind, int(amount), int(percent), int(min_order), status) != \
                 (GIFT_RULE, "gift_card", GIFT_AMOUNT, 0, 0, want_status):
@@ -556,7 +683,12 @@ def main():
         diff = sorted(set(got_gifts.items()) ^ set(model.gifts.items()))
         fail(f"codes differ from the expected gift cards ({len(got_gifts)} rows, "
              f"{len(model.gifts)} qualifying orders), e.g. {diff[:4]}")
-    print(f"expect.py: {len(codes)} gift cards, {len(model.voided)} voided by refunds; "
+    if got_rewards != model.reward_codes:
+        diff = sorted(set(got_rewards.items()) ^ set(model.reward_codes.items()))
+        fail(f"codes differ from the expected rewards ({len(got_rewards)} rows, "
+             f"{len(model.reward_codes)} completed redemptions), e.g. {diff[:4]}")
+    print(f"expect.py: {len(got_gifts)} gift cards, {len(model.voided)} voided by refunds, "
+          f"{len(got_rewards)} reward codes; "
           f"review-daily fired {sum(model.limits.values())} times in {len(model.limits)} "
           f"customer-days, {model.limited} times refused by its limit", file=sys.stderr)
 
@@ -684,6 +816,91 @@ def selftest():
     assert m.duplicate_orders == 1 and m.refunds_noop == 1 and m.refunds_applied == 6
     assert list(m.held) == [("d", "od")], m.held
     assert m.types[("a", S, "a4")] == "order.cancelled"
+
+    # Requests. e: a review (review-daily 15, review 50), adjust +1000,
+    # redeem tl5 (500: the requests before it cover it whatever the review
+    # does), that request again (nothing), the retired reward (rejected),
+    # an adjust under the rejected request's id (nothing), gift50 (2500:
+    # more than 1000 - 500 + 65 could ever be: rejected), then adjust +2000.
+    lines = [
+        ev("e", "e0", "review.submitted", T0 + "09:00:00Z", review_id="r", product_id="p",
+           rating=4, verified_purchase=False, has_photo=False, text_length=1),
+        ev("e", "e1", "points.adjust", T0 + "10:00:00Z", request_id="q1", points=1000,
+           reason="goodwill"),
+        ev("e", "e2", "points.redeem", T0 + "11:00:00Z", request_id="q2", reward="tl5"),
+        ev("e", "e3", "points.redeem", T0 + "11:30:00Z", request_id="q2", reward="tl5"),
+        ev("e", "e4", "points.redeem", T0 + "12:00:00Z", request_id="q3",
+           reward="retired-reward"),
+        ev("e", "e5", "points.adjust", T0 + "12:30:00Z", request_id="q3", points=50,
+           reason="goodwill"),
+        ev("e", "e6", "points.redeem", T0 + "13:00:00Z", request_id="q4", reward="gift50"),
+        ev("e", "e7", "points.adjust", T0 + "14:00:00Z", request_id="q5", points=2000,
+           reason="complaint"),
+        # g: an order (base-earn 1200 pending, order-bonus 25), adjust +1000,
+        # redeem tl5, then a refund of 30000 of 120000 (base-earn -300
+        # from pending, order-bonus -6 from available).
+        paid("g", "g1", T0 + "10:00:00Z", "og", home),
+        ev("g", "g2", "points.adjust", T0 + "11:00:00Z", request_id="q1", points=1000,
+           reason="goodwill"),
+        ev("g", "g3", "points.redeem", T0 + "12:00:00Z", request_id="q2", reward="tl5"),
+        ev("g", "g4", "order.refunded", T0 + "13:00:00Z", order_id="og", amount=30000),
+        # h: adjust +1450 and a review (65): pct10 (1500) completes if the
+        # review comes first and not otherwise.
+        ev("h", "h0", "review.submitted", T0 + "09:00:00Z", review_id="r", product_id="p",
+           rating=4, verified_purchase=False, has_photo=False, text_length=1),
+        ev("h", "h1", "points.adjust", T0 + "10:00:00Z", request_id="q1", points=1450,
+           reason="goodwill"),
+        ev("h", "h2", "points.redeem", T0 + "11:00:00Z", request_id="q2", reward="pct10"),
+    ]
+    m = Model(parse(lines), {})
+    want_postings = {
+        ("e", S, "e0", "review-daily"): (15, 0),
+        ("e", S, "e0", "review"): (50, 0),
+        ("e", S, "e1", ""): (1000, 0),
+        ("e", S, "e2", ""): (-500, 0),
+        ("e", S, "e7", ""): (2000, 0),
+        ("g", S, "g1", "base-earn"): (0, 1200),
+        ("g", S, "g1", "order-bonus"): (25, 0),
+        ("g", S, "g2", ""): (1000, 0),
+        ("g", S, "g3", ""): (-500, 0),
+        ("g", S, "g4", "base-earn"): (0, -300),
+        ("g", S, "g4", "order-bonus"): (-6, 0),
+        ("h", S, "h0", "review-daily"): (15, 0),
+        ("h", S, "h0", "review"): (50, 0),
+        ("h", S, "h1", ""): (1450, 0),
+    }
+    assert m.postings == want_postings, sorted(set(m.postings.items()) ^ set(want_postings.items()))
+    want_lots = {
+        # e's redeem takes 15 + 50 + 435 in time order; had the review come
+        # after it, the adjust would keep 500 and the review lots all:
+        # not exact. The +2000 comes after the requests' last debit and
+        # they never owe alone: whole in every interleaving.
+        ("e", S, "e0", "review-daily"): (15, 0, True, False),
+        ("e", S, "e0", "review"): (50, 0, True, False),
+        ("e", S, "e1", ""): (1000, 565, True, False),
+        ("e", S, "e7", ""): (2000, 2000, True, True),
+        # g debits on two partitions: the redeem takes order-bonus 25 and
+        # 475 of the adjust, the refund 6 more of it; not exact but the
+        # pending lot, which only the refund takes from.
+        ("g", S, "g1", "base-earn"): (1200, 900, False, True),
+        ("g", S, "g1", "order-bonus"): (25, 0, True, False),
+        ("g", S, "g2", ""): (1000, 519, True, False),
+        ("h", S, "h0", "review-daily"): (15, 15, True, True),
+        ("h", S, "h0", "review"): (50, 50, True, True),
+        ("h", S, "h1", ""): (1450, 1450, True, True),
+    }
+    got_lots = {k: (v.points, v.remaining, v.released, v.exact) for k, v in m.lots.items()}
+    assert got_lots == want_lots, sorted(set(got_lots.items()) ^ set(want_lots.items()))
+    assert m.balances() == {"e": (2565, 0), "g": (519, 900), "h": (1515, 0)}, m.balances()
+    assert m.reward_codes == {
+        ("e", S, "e2"): ("reward:tl5", "discount", 500, 0, 5000, "2026-11-17T11:00:00Z", "issued"),
+        ("g", S, "g3"): ("reward:tl5", "discount", 500, 0, 5000, "2026-11-17T12:00:00Z", "issued"),
+    }, m.reward_codes
+    assert m.rejected == {("e", S, "e4"): "unknown_reward",
+                          ("e", S, "e6"): "insufficient_points"}, m.rejected
+    assert m.undetermined == [(("h", S, "h2"), 1500, 1450, 1515)], m.undetermined
+    assert (m.adjusts, m.requests_repeated) == (4, 2), (m.adjusts, m.requests_repeated)
+    assert m.types[("e", S, "e3")] == "points.redeem"
 
     # The wallet alone: a debt is paid by the next credit, whose lot keeps
     # the rest; debits take the oldest lots first.

@@ -47,14 +47,19 @@ grep -q 'error .*invalid-ref .*loyalty.tier.chnged.json' "$CASE_DIR/bad2.out" ||
 	{ cat "$CASE_DIR/bad2.out" >&2; fail "asyncapi validate refused the missing file for another reason"; }
 log "asyncapi validate: both broken copies refused"
 
-# Every schema compiles; the producer's input events are valid.
-"$LOYALTYCTL" produce --count 500 --seed 5 --stdout 2>/dev/null | cut -f3 >"$CASE_DIR/inputs.jsonl" ||
+# Every schema compiles; the producer's input events are valid (with
+# --requests, which redeems the test program's rewards once a customer
+# has the points: few customers, so that some do).
+LOYALTY_PROGRAM=$TEST_PROGRAM "$LOYALTYCTL" produce --count 500 --seed 5 --customers 50 \
+	--requests --stdout 2>/dev/null | cut -f3 >"$CASE_DIR/inputs.jsonl" ||
 	fail "loyaltyctl produce --stdout"
 node "$C/check-schemas.js" --inputs "$CASE_DIR/inputs.jsonl" >"$CASE_DIR/schemas.out" ||
 	fail "check-schemas.js"
 want=$(ls "$LY_SOURCE_DIR"/schemas/events/*.json "$LY_SOURCE_DIR"/schemas/outbound/*.json | wc -l)
 grep -qx "schemas: $want compiled" "$CASE_DIR/schemas.out" || fail "not all $want schemas compiled"
-grep -q "^input order.paid: [1-9]" "$CASE_DIR/schemas.out" || fail "no order.paid checked"
+for t in order.paid points.adjust points.redeem; do
+	grep -q "^input $t: [1-9]" "$CASE_DIR/schemas.out" || fail "no $t checked"
+done
 log "ajv: $want schemas compile; $(grep -c '^input ' "$CASE_DIR/schemas.out") input types from produce valid"
 
 # One message of every outbound type, and two dead letters: all valid.
