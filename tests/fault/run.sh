@@ -1,19 +1,43 @@
 #!/usr/bin/env bash
 # The fault matrix (SPEC section 8): each scenario runs the same
-# deterministic event log (orders with refunds, reviews, social, surveys,
-# profile updates) through real loyaltyd processes, the real broker and the
-# real PostgreSQL while injecting its fault, then compares the state with a
-# clean single-replica run of the same log and with the independent
-# computation (tests/integration/expect.py): equal ledger, balances, limit
-# counts and codes, `verify` passes, no event applied twice, no output id
-# missing from the activity topic. A table closes the run.
+# deterministic event log (`loyaltyctl produce --requests`: orders with
+# refunds and cancellations, reviews, social interactions, and on the
+# requests topic point adjustments and redemptions) through real loyaltyd
+# processes, the real broker and the real PostgreSQL while injecting its
+# fault, then compares the state with a clean run of the same log (one
+# replica, batches of one event) and with the independent computation
+# (tests/integration/expect.py): equal ledger, balances, limit counts and
+# codes, `verify` passes, no event applied twice, no output id missing
+# from the activity topic. A table closes the run.
+#
+# Redemptions come out the same whatever order the topics are applied in:
+# produce writes a customer's redeem only when its own adjust credits
+# before it, less its earlier redeems, cover the cost; its requests are
+# applied in order, and every other topic adds a net >= 0 to the available
+# points at any point (reviews and social only credit; a refund, held
+# until its order, reverses at most what each rule earned on the order,
+# pending points first, and no scheduler runs here to release or expire
+# any). So every redeem of a known reward completes, and one of the
+# unknown "retired-reward" is rejected, in any interleaving.
 #
 #   tests/fault/run.sh [--short] [SCENARIO...]
 #
-# Scenarios: kill9 scale pg_stop kafka_restart zombie duplicates poison
-# sigterm (all by default). --short (what `make test` runs): fewer events
-# and faults; `make fault` runs the long form. Needs the servers of
-# `make services-up`; restarts them itself where the scenario says so.
+# Scenarios: kill9 replicas scale pg_stop pg_errors kafka_restart zombie
+# duplicates poison sigterm backlog (all by default). --short (what `make
+# test` runs): fewer events and faults; `make fault` runs the long form.
+# Needs the servers of `make services-up`; restarts them itself where the
+# scenario says so.
+#
+# Determinism: the clean run is one replica with batch.max_events 1; the
+# scenarios run batches of 200, and `replicas` three replicas with batches
+# of 1000 killed at random, so each comparison is also one of batch sizes
+# and replica counts.
+#
+# `backlog` is not compared with the clean run: it writes a backlog of its
+# own (5,000,000 events over 200,000 customers in the long form) before
+# one replica starts, drains it, samples the replica's resident memory at
+# every tenth of the way and prints it, then checks the state with the
+# independent computation, `verify` and no double apply.
 #
 # One exception by nature (SPEC section 8): a budget is shared by all
 # customers, so which firing meets it depends on arrival order across
@@ -28,10 +52,19 @@ if [ "${1:-}" = --short ]; then
 	shift
 fi
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(kill9 scale pg_stop kafka_restart zombie duplicates poison sigterm)
-if [ $SHORT = 1 ]; then N=6000 KILLS=3; else N=60000 KILLS=10; fi
+[ ${#SCENARIOS[@]} -gt 0 ] ||
+	SCENARIOS=(kill9 replicas scale pg_stop pg_errors kafka_restart zombie duplicates poison sigterm
+		backlog)
+if [ $SHORT = 1 ]; then
+	N=6000 KILLS=3 BACKLOG=60000
+else
+	N=60000 KILLS=10 BACKLOG=5000000
+fi
+BACKLOG_CUSTOMERS=200000
 SEED=77
 CUSTOMERS=800
+# what `loyaltyctl produce` writes besides orders, refunds, reviews and social
+PRODUCE_ARGS=(--requests)
 BUDGET_RULE=electronics-campaign
 PG=$LY_SOURCE_DIR/deploy/local/pg.sh
 KAFKA=$LY_SOURCE_DIR/deploy/local/kafka.sh
@@ -65,7 +98,7 @@ digest() {
 
 # produce_log: the scenario's input, the same every time.
 produce_log() {
-	"$LOYALTYCTL" produce --count "$N" --seed "$SEED" --customers "$CUSTOMERS" 2>/dev/null ||
+	"$LOYALTYCTL" produce --count "$N" --seed "$SEED" --customers "$CUSTOMERS" "${PRODUCE_ARGS[@]}" 2>/dev/null ||
 		fail "produce"
 }
 
@@ -105,6 +138,32 @@ sc_kill9() {
 	echo "$kills kill -9"
 }
 
+sc_replicas() {
+	local pids=() i kills=0
+	export LOYALTY_BATCH_MAX_EVENTS=1000
+	for i in 0 1 2; do
+		"$LOYALTYD" >>"$CASE_DIR/replica-$i.log" 2>&1 &
+		pids[i]=$!
+	done
+	wait_progress 0
+	for _ in $(seq "$KILLS"); do
+		[ "$(consumed)" -lt "$N" ] || break
+		rand_sleep 0.2 1.5
+		i=$((RANDOM % 3))
+		kill -9 "${pids[i]}"
+		wait "${pids[i]}" 2>/dev/null || true
+		kills=$((kills + 1))
+		"$LOYALTYD" >>"$CASE_DIR/replica-$i.log" 2>&1 &
+		pids[i]=$!
+	done
+	wait_consumed "$N" 900
+	for i in 0 1 2; do
+		kill -TERM "${pids[i]}"
+		wait "${pids[i]}" || fail "replica $i exited non-zero on SIGTERM"
+	done
+	echo "3 replicas x batch 1000, $kills kill -9"
+}
+
 sc_scale() {
 	local extra=() p
 	start_worker
@@ -133,6 +192,47 @@ sc_pg_stop() {
 	wait_consumed "$N" 900
 	stop_worker
 	echo "PostgreSQL stopped 10 s"
+}
+
+# pg_errors: PostgreSQL itself fails batches. A statement trigger on the
+# offsets' compare-and-set (the batch's last write) raises a real
+# serialization failure on every 10th batch attempt and a real deadlock
+# error on another (a sequence counts attempts, rolled back or not, so the
+# retry of a failed batch goes through); and the worker's connections are
+# terminated under it three times. Each failed batch must be rolled back
+# and retried on a fresh connection, the worker staying up.
+sc_pg_errors() {
+	local app="fault-$$-$RANDOM" i serial deadlocks
+	export LOYALTY_POSTGRES_CONNINFO="$LY_TEST_PG?application_name=$app"
+	sql "CREATE SEQUENCE fault_attempts;
+	     CREATE FUNCTION fault_inject() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	     DECLARE n bigint := nextval('fault_attempts');
+	     BEGIN
+	         IF n % 10 = 3 THEN
+	             RAISE EXCEPTION 'fault matrix: serialization failure'
+	                 USING ERRCODE = 'serialization_failure';
+	         ELSIF n % 10 = 7 THEN
+	             RAISE EXCEPTION 'fault matrix: deadlock' USING ERRCODE = 'deadlock_detected';
+	         END IF;
+	         RETURN NULL;
+	     END \$\$;
+	     CREATE TRIGGER fault_inject BEFORE UPDATE ON consumer_offsets
+	         FOR EACH STATEMENT EXECUTE FUNCTION fault_inject();" >/dev/null
+	start_worker
+	for i in 1 2 3; do
+		wait_progress "$(consumed)"
+		rand_sleep 0.2 1
+		[ "$(sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		          WHERE application_name = '$app'")" -gt 0 ] || fail "no connection of $app"
+	done
+	wait_consumed "$N" 900
+	stop_worker
+	sql "DROP TRIGGER fault_inject ON consumer_offsets" >/dev/null
+	serial=$(grep -c 'retrying.*fault matrix: serialization failure' "$CASE_DIR/loyaltyd.log" || true)
+	deadlocks=$(grep -c 'retrying.*fault matrix: deadlock' "$CASE_DIR/loyaltyd.log" || true)
+	[ "$serial" -gt 0 ] && [ "$deadlocks" -gt 0 ] ||
+		fail "the injected failures were not retried ($serial, $deadlocks)"
+	echo "$serial serialization, $deadlocks deadlock, 3 conn. killed"
 }
 
 sc_kafka_restart() {
@@ -165,7 +265,7 @@ sc_zombie() {
 
 sc_duplicates() {
 	# 10% of the log again, same ids, in the same partitions (same keys)
-	"$LOYALTYCTL" produce --count "$N" --seed "$SEED" --customers "$CUSTOMERS" --stdout 2>/dev/null |
+	"$LOYALTYCTL" produce --count "$N" --seed "$SEED" --customers "$CUSTOMERS" "${PRODUCE_ARGS[@]}" --stdout 2>/dev/null |
 		awk 'NR % 10 == 0' >"$CASE_DIR/again.tsv"
 	local n t
 	n=$(wc -l <"$CASE_DIR/again.tsv")
@@ -217,7 +317,7 @@ run_case() {
 		faults=$("sc_$name") || fail "$name"
 		if [ "$name" = poison ]; then
 			# the independent computation reads the good log, not the poison
-			"$LOYALTYCTL" produce --count "$N" --seed "$SEED" --customers "$CUSTOMERS" --stdout |
+			"$LOYALTYCTL" produce --count "$N" --seed "$SEED" --customers "$CUSTOMERS" "${PRODUCE_ARGS[@]}" --stdout |
 				cut -f3 | expect_state >"$CASE_DIR/expected.tsv" ||
 				fail "the state differs from the independent computation"
 			actual_balances | diff -u "$CASE_DIR/expected.tsv" - >&2 ||
@@ -246,8 +346,50 @@ run_case() {
 	) || { printf '%s\tFAILED\n' "$name" >>"$RESULTS"; FAILED=1; }
 }
 
+# rss_mib PID: the process's resident memory now, MiB.
+rss_mib() {
+	awk '/^VmRSS:/ { printf "%d", $2 / 1024 }' "/proc/$1/status"
+}
+
+# run_backlog: a backlog drained by one replica in flat memory (see above).
+run_backlog() {
+	local started at got tenth=1 rss=() peak
+	started=$(date +%s)
+	(
+		PARTITIONS=12
+		export PARTITIONS
+		setup_case fault_backlog
+		"$LOYALTYCTL" produce --count "$BACKLOG" --seed "$SEED" \
+			--customers "$BACKLOG_CUSTOMERS" "${PRODUCE_ARGS[@]}" 2>/dev/null || fail "produce"
+		at=$(date +%s)
+		start_worker
+		while :; do
+			got=$(consumed)
+			while [ $tenth -le 10 ] && [ "$got" -ge $((BACKLOG * tenth / 10)) ]; do
+				rss+=("$(rss_mib "$WORKER_PID")")
+				tenth=$((tenth + 1))
+			done
+			[ "$got" -lt "$BACKLOG" ] || break
+			kill -0 "$WORKER_PID" 2>/dev/null || fail "loyaltyd died (consumed $got of $BACKLOG)"
+			sleep 1
+		done
+		peak=$(awk '/^VmHWM:/ { printf "%d", $2 / 1024 }' "/proc/$WORKER_PID/status")
+		log "backlog: $BACKLOG events in $(($(date +%s) - at)) s; resident MiB at each tenth: ${rss[*]}; peak $peak"
+		stop_worker
+		check_balances
+		check_verify
+		check_no_double_apply
+		[ "$(sql "SELECT count(*) FROM processed_events")" -eq "$BACKLOG" ] ||
+			fail "not every event of the backlog applied once"
+		printf '%s\t%s\t%s\t%s\t%s\t%s\n' backlog "$(consumed)" \
+			"RSS MiB ${rss[0]}..${rss[9]}, peak $peak" - - "$(($(date +%s) - started))s" >>"$RESULTS"
+		sql "SET client_min_messages TO warning; DROP SCHEMA $LOYALTY_POSTGRES_SCHEMA CASCADE" >/dev/null
+	) || { printf '%s\tFAILED\n' backlog >>"$RESULTS"; FAILED=1; }
+}
+
 REF=$(mktemp -d "${TMPDIR:-/tmp}/ly-fault-ref.XXXXXX")
 (
+	export LOYALTY_BATCH_MAX_EVENTS=1
 	setup_case fault_clean
 	produce_log
 	finish "$N"
@@ -256,13 +398,17 @@ REF=$(mktemp -d "${TMPDIR:-/tmp}/ly-fault-ref.XXXXXX")
 ) || fail "the clean run"
 FAILED=0
 for s in "${SCENARIOS[@]}"; do
-	declare -F "sc_$s" >/dev/null || fail "unknown scenario $s"
 	log "scenario $s"
+	if [ "$s" = backlog ]; then
+		run_backlog
+		continue
+	fi
+	declare -F "sc_$s" >/dev/null || fail "unknown scenario $s"
 	run_case "$s"
 done
-printf '\n%-14s %8s  %-28s %5s %5s %6s\n' scenario events "faults injected" lost dup wall
+printf '\n%-14s %8s  %-44s %5s %5s %6s\n' scenario events "faults injected" lost dup wall
 awk -F'\t' '{ if ($2 == "FAILED") printf "%-14s FAILED\n", $1;
-              else printf "%-14s %8s  %-28s %5s %5s %6s\n", $1, $2, $3, $4, $5, $6 }' "$RESULTS"
+              else printf "%-14s %8s  %-44s %5s %5s %6s\n", $1, $2, $3, $4, $5, $6 }' "$RESULTS"
 rm -rf "$REF" "$RESULTS"
 [ "$FAILED" = 0 ] || fail "a scenario failed"
 echo "fault matrix: ok"
