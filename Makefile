@@ -7,6 +7,11 @@
 #   make bench-engine   build and run the engine benchmark (one core, events/s
 #               and heap allocations per event); BENCH_ARGS="--events 200000"
 #
+#   make bench  the whole-path benchmark (bench/run.sh, docs/performance.md):
+#               loyaltyd between the real broker and PostgreSQL, its ceiling,
+#               batch sizes and latency; starts and stops the servers;
+#               BENCH_EVENTS=100000 BENCH_SECONDS=10 for a quick try
+#
 #   make contracts-deps   install tests/contracts (npm ci: Ajv, the CloudEvents
 #               SDK, the AsyncAPI CLI), which the integration tests run
 #
@@ -20,14 +25,15 @@ JOBS ?= $(shell nproc)
 # Debian packages: the build, the tests and the local servers; python3-yaml
 # and docker-compose (its `config` needs no engine) check deploy/;
 # python3-confluent-kafka and python3-jinja2 run the sample mailer
-# (examples/mailer), which the tests run.
+# (examples/mailer), which the tests run; gnuplot-nox draws `make bench`'s
+# chart (PNG, no X).
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config \
 	librdkafka-dev libpq-dev libcjson-dev libyaml-dev libssl-dev libcmocka-dev libmicrohttpd-dev \
 	postgresql-15 postgresql-client-15 kcat python3 maven openjdk-17-jre-headless \
 	procps iproute2 tzdata prometheus curl python3-yaml docker-compose \
-	python3-confluent-kafka python3-jinja2
+	python3-confluent-kafka python3-jinja2 gnuplot-nox
 
-.PHONY: all deps contracts-deps build build-asan unit test test-run demo bench-engine fault services-up services-down clean
+.PHONY: all deps contracts-deps build build-asan unit test test-run demo bench-engine bench fault services-up services-down clean
 
 all: build
 
@@ -103,6 +109,12 @@ bench-engine: deps
 	cmake -S . -B $(BUILD) -G Ninja -DLY_WERROR=ON >/dev/null
 	cmake --build $(BUILD) -j $(JOBS) --target engine_bench
 	$(BUILD)/engine_bench $(BENCH_ARGS) $(BENCH_PROGRAM)
+
+# The whole-path benchmark: figures, never a test. The servers are stopped
+# whatever it did; the exit status is the bench's.
+bench: build services-up
+	LY_BIN_DIR=$(CURDIR)/$(BUILD) LY_SOURCE_DIR=$(CURDIR) bash bench/run.sh; \
+		status=$$?; $(MAKE) services-down; exit $$status
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -10,14 +10,15 @@
  * input events (splitmix64; 60% order.paid with 2-5 items, 5%
  * order.refunded, 15% review.submitted, 15% social.interaction, 5%
  * customer.updated, in time order over 2026, from customers of Zipf-like
- * popularity) as CloudEvents JSON and decodes each with ly_event_decode,
- * so every event is one the decoder accepts. Then it runs them the way the
- * worker does: in batches; before a batch, the states of its customers are
- * copied side by side from the array that keeps them by customer number,
- * and the limit counts of the periods its events fall in into the batch
- * arena (the worker's store load); after it, states and changed counts are
- * written back (the worker's store write) and the arena is reset. The
- * triggers an event causes are applied right after it.
+ * popularity; bench/gen.c, shared with loadgen) as CloudEvents JSON and
+ * decodes each with ly_event_decode, so every event is one the decoder
+ * accepts. Then it runs them the way the worker does: in batches; before
+ * a batch, the states of its customers are copied side by side from the
+ * array that keeps them by customer number, and the limit counts of the
+ * periods its events fall in into the batch arena (the worker's store
+ * load); after it, states and changed counts are written back (the
+ * worker's store write) and the arena is reset. The triggers an event
+ * causes are applied right after it.
  *
  * What is timed (CPU time of this thread and monotonic wall time), batch by
  * batch: the loop of ly_engine_apply calls over the batch's events and the
@@ -38,7 +39,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +50,8 @@
 #include "loyalty/program.h"
 #include "loyalty/util.h"
 
+#include "gen.h"
+
 #define DEFAULT_PROGRAM "examples/programs/anadolu-market.yaml"
 #define DEFAULT_EVENTS 1000000u
 #define DEFAULT_SEED 42u
@@ -58,11 +60,9 @@
 #define DEFAULT_CUSTOMERS 200000u
 #define DEFAULT_ARENA_KIB 1024u /* the worker's batch arena */
 #define EVENTS_MAX 100000000u
-#define CUSTOMERS_MAX 10000000u
+#define CUSTOMERS_MAX GEN_CUSTOMERS_MAX
 #define BATCH_MAX 100000u
 #define ARENA_KIB_MAX (1024u * 1024u)
-/* How popular the k-th customer is: 1/k^s. */
-#define ZIPF_S 0.6
 /* An event causes at most this many triggers (a segment and a tier change). */
 #define TRIGGERS_PER_EVENT_MAX 4
 
@@ -128,210 +128,6 @@ void *aligned_alloc(size_t align, size_t size)
 {
 	count_alloc(size);
 	return __libc_memalign(align, size);
-}
-
-/* ---- deterministic randomness ---- */
-
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += UINT64_C(0x9E3779B97F4A7C15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [0, n); the modulo bias is irrelevant here. */
-static uint64_t rng_below(uint64_t *s, uint64_t n)
-{
-	return rng_next(s) % n;
-}
-
-static double rng_unit(uint64_t *s)
-{
-	return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-/* ---- the workload ---- */
-
-static const char *const categories[] = {"home", "kitchen", "tableware",
-					 "outdoor", "baby"};
-/* Unit prices per category, kuruş: [lo, hi], skewed towards lo (a basket
- * of about 1,400 TL on average). */
-static const int64_t price_lo[] = {5000, 2000, 1500, 10000, 3000};
-static const int64_t price_hi[] = {120000, 40000, 25000, 250000, 60000};
-static const char *const coupons[] = {"HOSGELDIN10", "YAZ25", "EFSANE50",
-				      "SEPET15"};
-static const char *const platforms[] = {"instagram", "tiktok", "x", "facebook",
-					"youtube", "other"};
-static const unsigned platform_weights[] = {45, 25, 10, 10, 5, 5};
-static const char *const actions[] = {"like", "follow", "share", "comment",
-				      "mention", "ugc"};
-static const unsigned action_weights[] = {35, 15, 15, 15, 10, 10};
-static const char *const first_names[] = {"Ayşe", "Mehmet", "Zeynep", "Emre",
-					  "Elif", "Can"};
-
-static size_t pick_weighted(uint64_t *s, const unsigned *w, size_t n)
-{
-	unsigned total = 0;
-	for (size_t i = 0; i < n; i++)
-		total += w[i];
-	unsigned r = (unsigned)rng_below(s, total);
-	for (size_t i = 0; i < n; i++) {
-		if (r < w[i])
-			return i;
-		r -= w[i];
-	}
-	return n - 1;
-}
-
-/* The customers by popularity: customer number of the k-th most popular,
- * and the cumulative weights of the ranks, to draw from. */
-typedef struct popularity {
-	double *cdf;
-	uint32_t *by_rank;
-	size_t n;
-} popularity_t;
-
-static int popularity_init(popularity_t *p, size_t n, uint64_t *s)
-{
-	p->n = n;
-	p->cdf = malloc(n * sizeof(*p->cdf));
-	p->by_rank = malloc(n * sizeof(*p->by_rank));
-	if (!p->cdf || !p->by_rank)
-		return LY_ENOMEM;
-	double sum = 0;
-	for (size_t k = 0; k < n; k++) {
-		sum += pow((double)(k + 1), -ZIPF_S);
-		p->cdf[k] = sum;
-		p->by_rank[k] = (uint32_t)k;
-	}
-	for (size_t k = n - 1; k > 0; k--) { /* popular ones anywhere */
-		size_t j = (size_t)rng_below(s, k + 1);
-		uint32_t t = p->by_rank[k];
-		p->by_rank[k] = p->by_rank[j];
-		p->by_rank[j] = t;
-	}
-	return 0;
-}
-
-static uint32_t popularity_draw(const popularity_t *p, uint64_t *s)
-{
-	double u = rng_unit(s) * p->cdf[p->n - 1];
-	size_t lo = 0, hi = p->n - 1;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (p->cdf[mid] < u)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return p->by_rank[lo];
-}
-
-static void popularity_free(popularity_t *p)
-{
-	free(p->cdf);
-	free(p->by_rank);
-}
-
-/* One input event as CloudEvents JSON into b: event number i of n, for
- * customer c, at time_us. */
-static int make_event(ly_buf_t *b, uint64_t *s, size_t i, uint32_t c,
-		      int64_t time_us)
-{
-	char when[48];
-	int rc;
-	ly_time_format_rfc3339(time_us, when, sizeof(when));
-	unsigned r = (unsigned)rng_below(s, 100);
-	const char *type = r < 60 ? "order.paid"
-			 : r < 65 ? "order.refunded"
-			 : r < 80 ? "review.submitted"
-			 : r < 95 ? "social.interaction"
-				  : "customer.updated";
-	ly_buf_reset(b);
-	if ((rc = ly_buf_printf(b,
-				"{\"specversion\":\"1.0\",\"id\":\"evt-%08zu\","
-				"\"source\":\"/shops/anadolu-market\",\"type\":\"%s\","
-				"\"time\":\"%s\",\"datacontenttype\":\"application/json\","
-				"\"data\":{\"customer_id\":\"c%06" PRIu32 "\"",
-				i, type, when, c)))
-		return rc;
-	if (r < 60) {
-		size_t items = 2 + (size_t)rng_below(s, 4);
-		int64_t total = 0;
-		if ((rc = ly_buf_printf(b, ",\"order_id\":\"o-%08zu\",\"currency\":\"TRY\","
-					"\"items\":[", i)))
-			return rc;
-		for (size_t k = 0; k < items; k++) {
-			size_t cat = (size_t)rng_below(s, LY_ARRAY_LEN(categories));
-			double u = rng_unit(s);
-			int64_t price = price_lo[cat] +
-					(int64_t)((double)(price_hi[cat] - price_lo[cat]) * u * u * u);
-			price = price / 100 * 100 - 10; /* 129,90 TL */
-			unsigned q = (unsigned)rng_below(s, 10);
-			int64_t qty = q < 7 ? 1 : q < 9 ? 2 : 3 + (int64_t)rng_below(s, 2);
-			total += price * qty;
-			if ((rc = ly_buf_printf(b,
-						"%s{\"sku\":\"%.3s-%04u\",\"category\":\"%s\","
-						"\"quantity\":%" PRId64 ",\"unit_price\":%" PRId64 "}",
-						k ? "," : "", categories[cat],
-						(unsigned)rng_below(s, 2000), categories[cat], qty,
-						price)))
-				return rc;
-		}
-		if ((rc = ly_buf_printf(b, "],\"total\":%" PRId64, total)))
-			return rc;
-		if (rng_below(s, 100) < 20 &&
-		    (rc = ly_buf_printf(b, ",\"coupon_codes\":[\"%s\"]",
-					coupons[rng_below(s, LY_ARRAY_LEN(coupons))])))
-			return rc;
-	} else if (r < 65) {
-		if ((rc = ly_buf_printf(b, ",\"order_id\":\"o-%08zu\"",
-					(size_t)rng_below(s, i + 1))))
-			return rc;
-		if (rng_below(s, 2) &&
-		    (rc = ly_buf_printf(b, ",\"amount\":%" PRId64,
-					(int64_t)(1000 + rng_below(s, 50000)))))
-			return rc;
-	} else if (r < 80) {
-		unsigned q = (unsigned)rng_below(s, 100);
-		int rating = q < 50 ? 5 : q < 75 ? 4 : q < 85 ? 3 : q < 92 ? 2 : 1;
-		if ((rc = ly_buf_printf(b,
-					",\"review_id\":\"r-%08zu\",\"product_id\":\"p-%04u\","
-					"\"rating\":%d,\"verified_purchase\":%s,"
-					"\"has_photo\":%s,\"text_length\":%u",
-					i, (unsigned)rng_below(s, 2000), rating,
-					rng_below(s, 100) < 80 ? "true" : "false",
-					rng_below(s, 100) < 20 ? "true" : "false",
-					(unsigned)rng_below(s, 800))))
-			return rc;
-	} else if (r < 95) {
-		size_t pl = pick_weighted(s, platform_weights, LY_ARRAY_LEN(platforms));
-		size_t ac = pick_weighted(s, action_weights, LY_ARRAY_LEN(actions));
-		if ((rc = ly_buf_printf(b,
-					",\"interaction_id\":\"s-%08zu\",\"platform\":\"%s\","
-					"\"action\":\"%s\"",
-					i, platforms[pl], actions[ac])))
-			return rc;
-		if (rng_below(s, 2) &&
-		    (rc = ly_buf_printf(b, ",\"url\":\"https://example.com/%s/%08zu\"",
-					platforms[pl], i)))
-			return rc;
-	} else {
-		if (rng_below(s, 2) &&
-		    (rc = ly_buf_printf(b, ",\"locale\":\"%s\"",
-					rng_below(s, 4) ? "tr" : "en")))
-			return rc;
-		if (rng_below(s, 3) == 0 &&
-		    (rc = ly_buf_printf(b, ",\"first_name\":\"%s\"",
-					first_names[rng_below(s, LY_ARRAY_LEN(first_names))])))
-			return rc;
-		if ((rc = ly_buf_printf(b, ",\"consents\":{\"sms\":%s,\"email\":%s}",
-					rng_below(s, 100) < 60 ? "true" : "false",
-					rng_below(s, 100) < 70 ? "true" : "false")))
-			return rc;
-	}
-	return ly_buf_puts(b, "}}");
 }
 
 /* ---- running batches ---- */
@@ -723,7 +519,8 @@ int main(int argc, char **argv)
 	ly_arena_t *ev_arena = NULL;
 	ly_event_t *events = NULL;
 	uint32_t *cust = NULL, *per_customer = NULL;
-	popularity_t pop = {0};
+	gen_t gen = {0};
+	gen_event_t gev;
 	ly_buf_t json = {0};
 	bench_t b = {0};
 	const size_t n = (size_t)nevents, ncust = (size_t)ncustomers;
@@ -735,27 +532,25 @@ int main(int argc, char **argv)
 	}
 
 	/* The events, made and decoded before anything is timed. */
-	uint64_t s = seed;
 	ev_arena = ly_arena_new(64u << 20);
 	events = calloc(n, sizeof(*events));
 	cust = calloc(n, sizeof(*cust));
 	per_customer = calloc(ncust, sizeof(*per_customer));
 	if (!ev_arena || !events || !cust || !per_customer ||
-	    popularity_init(&pop, ncust, &s))
+	    gen_init(&gen, seed, ncust, 0))
 		goto nomem;
-	json.max = 64 * 1024;
+	json.max = GEN_JSON_MAX;
 	const int64_t year_start_us = ly_days_from_civil(2026, 1, 1) * 86400 * INT64_C(1000000);
 	const int64_t year_us = INT64_C(365) * 86400 * 1000000;
 	uint64_t by_type[LY_EV__COUNT] = {0};
 	for (size_t i = 0; i < n; i++) {
 		/* in time order, as one partition delivers them */
-		int64_t t = year_start_us + (int64_t)((double)i / (double)n * (double)year_us);
-		t += (int64_t)rng_below(&s, 30) * 1000000;
-		cust[i] = popularity_draw(&pop, &s);
-		per_customer[cust[i]]++;
 		ly_reject_t why;
-		if ((rc = make_event(&json, &s, i, cust[i], t)))
+		if ((rc = gen_next(&gen, &json, i,
+				   gen_time_in_span(year_start_us, year_us, i, n), 30, &gev)))
 			goto nomem;
+		cust[i] = gev.customer;
+		per_customer[cust[i]]++;
 		rc = ly_event_decode(&events[i], &why, errstr, sizeof(errstr), json.data,
 				     json.len, NULL, 0, ev_arena);
 		if (rc) {
@@ -828,7 +623,7 @@ int main(int argc, char **argv)
 	       by_type[LY_EV_CUSTOMER_UPDATED]);
 	printf("customers            %zu (zipf s=%.1f; %" PRIu32
 	       " with events, the busiest has %" PRIu32 ")\n",
-	       ncust, ZIPF_S, seen, busiest);
+	       ncust, GEN_ZIPF_S, seen, busiest);
 	printf("seed                 %" PRIu64 "\n", seed);
 	printf("batch                %" PRIu64 " events, arena block %" PRIu64
 	       " KiB, reset after each batch\n", batch, arena_kib);
@@ -897,7 +692,7 @@ out:
 	free(b.shared.budget_changed);
 	ly_arena_destroy(b.arena);
 	ly_buf_free(&json);
-	popularity_free(&pop);
+	gen_free(&gen);
 	free(per_customer);
 	free(cust);
 	free(events);
