@@ -439,20 +439,6 @@ static void usage(FILE *f)
 		ARENA_KIB_MAX, DEFAULT_ARENA_KIB);
 }
 
-/* A decimal number in [min, max] into *out, or -1. */
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	if (!s || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static long peak_rss_kib(void)
 {
 	struct rusage ru;
@@ -475,18 +461,18 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (strcmp(a, "--events") == 0) {
-			bad = parse_u64(v, 1, EVENTS_MAX, &nevents);
+			bad = ly_parse_u64(v, 1, EVENTS_MAX, &nevents);
 		} else if (strcmp(a, "--seed") == 0) {
-			bad = parse_u64(v, 0, UINT64_MAX, &seed);
+			bad = ly_parse_u64(v, 0, UINT64_MAX, &seed);
 		} else if (strcmp(a, "--batch") == 0) {
-			bad = parse_u64(v, 1, BATCH_MAX, &batch);
+			bad = ly_parse_u64(v, 1, BATCH_MAX, &batch);
 		} else if (strcmp(a, "--warmup") == 0) {
-			bad = parse_u64(v, 0, EVENTS_MAX, &warmup);
+			bad = ly_parse_u64(v, 0, EVENTS_MAX, &warmup);
 			have_warmup = 1;
 		} else if (strcmp(a, "--customers") == 0) {
-			bad = parse_u64(v, 1, CUSTOMERS_MAX, &ncustomers);
+			bad = ly_parse_u64(v, 1, CUSTOMERS_MAX, &ncustomers);
 		} else if (strcmp(a, "--arena-kib") == 0) {
-			bad = parse_u64(v, 4, ARENA_KIB_MAX, &arena_kib);
+			bad = ly_parse_u64(v, 4, ARENA_KIB_MAX, &arena_kib);
 		} else if (a[0] != '-' && !have_path) {
 			path = a;
 			have_path = 1;

@@ -92,19 +92,6 @@ static void usage(FILE *f)
 		TIMEOUT_S_MAX, DEFAULT_TIMEOUT_S);
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	if (!s || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int parse_args(options_t *o, int argc, char **argv)
 {
 	memset(o, 0, sizeof(*o));
@@ -128,7 +115,7 @@ static int parse_args(options_t *o, int argc, char **argv)
 			bad = !v || !*v;
 			o->json_path = v;
 		} else if (strcmp(a, "--timeout-s") == 0) {
-			bad = parse_u64(v, 1, TIMEOUT_S_MAX, &o->timeout_s);
+			bad = ly_parse_u64(v, 1, TIMEOUT_S_MAX, &o->timeout_s);
 		} else {
 			fprintf(stderr, "latency: unknown argument \"%s\"\n", a);
 			usage(stderr);

@@ -94,20 +94,6 @@ static void usage(FILE *f)
 		DEFAULT_CUSTOMERS, DAYS_MAX, DEFAULT_DAYS);
 }
 
-/* A decimal number in [min, max] into *out, or -1. */
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	if (!s || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* 0, or 2 after printing the usage. */
 static int parse_args(options_t *o, int argc, char **argv)
 {
@@ -125,17 +111,17 @@ static int parse_args(options_t *o, int argc, char **argv)
 			o->delete_topics = 1;
 			continue;
 		} else if (strcmp(a, "--count") == 0) {
-			bad = parse_u64(v, 1, COUNT_MAX, &o->count);
+			bad = ly_parse_u64(v, 1, COUNT_MAX, &o->count);
 		} else if (strcmp(a, "--rate") == 0) {
-			bad = parse_u64(v, 1, RATE_MAX, &o->rate);
+			bad = ly_parse_u64(v, 1, RATE_MAX, &o->rate);
 		} else if (strcmp(a, "--seconds") == 0) {
-			bad = parse_u64(v, 1, SECONDS_MAX, &o->seconds);
+			bad = ly_parse_u64(v, 1, SECONDS_MAX, &o->seconds);
 		} else if (strcmp(a, "--seed") == 0) {
-			bad = parse_u64(v, 0, UINT64_MAX, &o->seed);
+			bad = ly_parse_u64(v, 0, UINT64_MAX, &o->seed);
 		} else if (strcmp(a, "--customers") == 0) {
-			bad = parse_u64(v, 1, GEN_CUSTOMERS_MAX, &o->customers);
+			bad = ly_parse_u64(v, 1, GEN_CUSTOMERS_MAX, &o->customers);
 		} else if (strcmp(a, "--days") == 0) {
-			bad = parse_u64(v, 1, DAYS_MAX, &o->days);
+			bad = ly_parse_u64(v, 1, DAYS_MAX, &o->days);
 		} else if (strcmp(a, "--config") == 0) {
 			bad = !v;
 			o->config_path = v;

@@ -132,6 +132,10 @@ void ly_sha256_hex(const void *data, size_t n, char out[65]);
 int ly_read_file(const char *path, size_t max, char **out, size_t *out_len,
 		 char *errstr, size_t errstr_size);
 
+/* A decimal number in [min, max] (digits only: no sign, blank or trailing
+ * text) into *out: 0, or LY_EINVAL. */
+int ly_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
 /* Checked int64 arithmetic: 0 on success, LY_EINVAL on overflow. */
 int ly_add_i64(int64_t a, int64_t b, int64_t *out);
 int ly_mul_i64(int64_t a, int64_t b, int64_t *out);

@@ -540,6 +540,19 @@ int ly_utf8_valid(const char *str, size_t n)
 	return 1;
 }
 
+int ly_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	if (!s || *s < '0' || *s > '9')
+		return LY_EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return LY_EINVAL;
+	*out = v;
+	return 0;
+}
+
 int ly_hex4(const char *s, size_t len, unsigned *out)
 {
 	unsigned v = 0;
