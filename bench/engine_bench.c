@@ -17,7 +17,10 @@
  * array that keeps them by customer number, and the limit counts of the
  * periods its events fall in into the batch arena (the worker's store
  * load); after it, states and changed counts are written back (the
- * worker's store write) and the arena is reset. The triggers an event
+ * worker's store write: what a state points to, its lots with points
+ * remaining, orders, held refunds, requests and profile strings, is
+ * copied out of the batch arena into one the states keep, compacted every
+ * 64 batches) and the arena is reset. The triggers an event
  * causes are applied right after it.
  *
  * What is timed (CPU time of this thread and monotonic wall time), batch by
@@ -63,6 +66,9 @@
 #define CUSTOMERS_MAX GEN_CUSTOMERS_MAX
 #define BATCH_MAX 100000u
 #define ARENA_KIB_MAX (1024u * 1024u)
+/* Batches between two compactions of the kept states. */
+#define KEPT_COMPACT_BATCHES 64u
+#define KEPT_BLOCK_BYTES (16u << 20)
 /* An event causes at most this many triggers (a segment and a tier change). */
 #define TRIGGERS_PER_EVENT_MAX 4
 
@@ -169,6 +175,11 @@ typedef struct bench {
 	uint32_t *ev_slot; /* batch_states index of each event of the batch */
 	uint32_t batch_no;
 	ly_arena_t *arena;
+	/* what the states point to between batches (the store's copy): a
+	 * batch's changes are copied in after it; every KEPT_COMPACT_BATCHES
+	 * batches every state is copied to the spare and the two swap */
+	ly_arena_t *kept, *kept_spare;
+	uint32_t kept_batches;
 	ly_effects_t *fx; /* one batch's effects, events and triggers */
 	size_t fx_cap;
 	size_t limits_max;        /* the most counts the store kept for one */
@@ -247,6 +258,145 @@ static int batch_load(bench_t *b, const ly_event_t *events, const uint32_t *cust
 	return 0;
 }
 
+/* ---- keeping states between batches, as the store does ---- */
+
+static int keep_str(ly_arena_t *a, const char **s)
+{
+	if (*s && !(*s = ly_arena_strdup(a, *s)))
+		return LY_ENOMEM;
+	return 0;
+}
+
+static int keep_amounts(ly_arena_t *a, ly_amount_t **v, size_t n)
+{
+	ly_amount_t *c = n ? ly_arena_alloc(a, n * sizeof(*c)) : NULL;
+	if (n && !c)
+		return LY_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		c[i] = (*v)[i];
+		if (keep_str(a, &c[i].name))
+			return LY_ENOMEM;
+	}
+	*v = c;
+	return 0;
+}
+
+static int keep_order(ly_arena_t *a, ly_order_t *o)
+{
+	size_t n = o->rules_len;
+	const char **ids = n ? ly_arena_alloc(a, n * sizeof(*ids)) : NULL;
+	int64_t *earned = n ? ly_arena_alloc(a, n * sizeof(*earned)) : NULL;
+	int64_t *reversed = n ? ly_arena_alloc(a, n * sizeof(*reversed)) : NULL;
+	if (n && (!ids || !earned || !reversed))
+		return LY_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = o->rule_ids[i];
+		earned[i] = o->earned[i];
+		reversed[i] = o->reversed[i];
+		if (keep_str(a, &ids[i]))
+			return LY_ENOMEM;
+	}
+	o->rule_ids = ids;
+	o->earned = earned;
+	o->reversed = reversed;
+	o->is_new = o->changed = 0;
+	if (keep_str(a, &o->order_id) || keep_str(a, &o->event_source) ||
+	    keep_str(a, &o->event_id))
+		return LY_ENOMEM;
+	return keep_amounts(a, &o->categories, o->categories_len);
+}
+
+/*
+ * Copies into a what st points to, as the store would write it and load
+ * it again: the lots with points remaining, the orders, the refunds still
+ * held, the requests applied, the profile's strings. The limit counts are
+ * kept apart (stored_limits_t).
+ */
+static int keep_state(ly_arena_t *a, ly_customer_state_t *st)
+{
+	size_t n = 0;
+	if (keep_str(a, &st->top_category) || keep_str(a, &st->locale) ||
+	    keep_str(a, &st->first_name) || keep_str(a, &st->referred_by) ||
+	    keep_amounts(a, &st->categories, st->categories_len))
+		return LY_ENOMEM;
+	st->categories_cap = st->categories_len;
+
+	ly_lot_t *lots = st->lots_len ? ly_arena_alloc(a, st->lots_len * sizeof(*lots)) : NULL;
+	if (st->lots_len && !lots)
+		return LY_ENOMEM;
+	for (size_t i = 0; i < st->lots_len; i++) {
+		if (st->lots[i].remaining <= 0)
+			continue;
+		ly_lot_t *l = &lots[n++];
+		*l = st->lots[i];
+		l->changed = 0;
+		if (keep_str(a, &l->event_source) || keep_str(a, &l->event_id) ||
+		    keep_str(a, &l->rule_id))
+			return LY_ENOMEM;
+	}
+	st->lots = lots;
+	st->lots_len = st->lots_cap = n;
+
+	ly_order_t *orders = st->orders_len ? ly_arena_alloc(a, st->orders_len * sizeof(*orders))
+					    : NULL;
+	if (st->orders_len && !orders)
+		return LY_ENOMEM;
+	for (size_t i = 0; i < st->orders_len; i++) {
+		orders[i] = st->orders[i];
+		if (keep_order(a, &orders[i]))
+			return LY_ENOMEM;
+	}
+	st->orders = orders;
+	st->orders_cap = st->orders_len;
+
+	n = 0;
+	ly_held_t *held = st->held_len ? ly_arena_alloc(a, st->held_len * sizeof(*held)) : NULL;
+	if (st->held_len && !held)
+		return LY_ENOMEM;
+	for (size_t i = 0; i < st->held_len; i++) {
+		if (st->held[i].applied)
+			continue;
+		ly_held_t *h = &held[n++];
+		*h = st->held[i];
+		h->is_new = 0;
+		if (keep_str(a, &h->ev.id) || keep_str(a, &h->ev.source) ||
+		    keep_str(a, &h->ev.u.refund.order_id))
+			return LY_ENOMEM;
+		h->ev.customer_id = st->customer_id;
+	}
+	st->held = held;
+	st->held_len = st->held_cap = n;
+
+	const char **req = st->requests_len ? ly_arena_alloc(a, st->requests_len * sizeof(*req))
+					    : NULL;
+	if (st->requests_len && !req)
+		return LY_ENOMEM;
+	for (size_t i = 0; i < st->requests_len; i++) {
+		req[i] = st->requests[i];
+		if (keep_str(a, &req[i]))
+			return LY_ENOMEM;
+	}
+	st->requests = req;
+	st->requests_cap = st->requests_len;
+	st->lots_partial = st->orders_partial = 0;
+	st->changed = st->profile_changed = 0;
+	return 0;
+}
+
+/* Every state copied to the spare arena, which becomes the kept one: what
+ * earlier batches kept and later ones replaced is let go. */
+static int compact_kept(bench_t *b)
+{
+	for (size_t c = 0; c < b->customers; c++)
+		if (keep_state(b->kept_spare, &b->states[c]))
+			return LY_ENOMEM;
+	ly_arena_t *old = b->kept;
+	b->kept = b->kept_spare;
+	b->kept_spare = old;
+	ly_arena_reset(b->kept_spare);
+	return 0;
+}
+
 /* After a batch: the customers' states and the counts the engine changed
  * back to the store, then the arena reset. */
 static int batch_store(bench_t *b)
@@ -280,9 +430,13 @@ static int batch_store(bench_t *b)
 			b->limits_max = sl->len;
 		st->limits = NULL;
 		st->limits_len = st->limits_cap = 0;
+		if (keep_state(b->kept, st))
+			return LY_ENOMEM;
 		b->states[c] = *st;
 	}
 	ly_arena_reset(b->arena);
+	if (++b->kept_batches % KEPT_COMPACT_BATCHES == 0)
+		return compact_kept(b);
 	return 0;
 }
 
@@ -411,6 +565,9 @@ static void bench_reset(bench_t *b)
 		       b->program->rules_len * sizeof(*b->shared.budget_spent));
 		memset(b->shared.budget_changed, 0, b->program->rules_len);
 	}
+	ly_arena_reset(b->kept);
+	ly_arena_reset(b->kept_spare);
+	b->kept_batches = 0;
 	memset(&b->t, 0, sizeof(b->t));
 	b->cpu_s = b->wall_s = 0;
 	b->limits_max = b->limits_loaded_max = 0;
@@ -567,8 +724,11 @@ int main(int argc, char **argv)
 	b.fx_cap = (size_t)batch * (1 + TRIGGERS_PER_EVENT_MAX);
 	b.fx = calloc(b.fx_cap, sizeof(*b.fx));
 	b.arena = ly_arena_new((size_t)arena_kib * 1024);
+	b.kept = ly_arena_new(KEPT_BLOCK_BYTES);
+	b.kept_spare = ly_arena_new(KEPT_BLOCK_BYTES);
 	if (!b.customer_ids || !b.states || !b.stored || !b.stamp || !b.slot ||
-	    !b.touched || !b.batch_states || !b.ev_slot || !b.fx || !b.arena)
+	    !b.touched || !b.batch_states || !b.ev_slot || !b.fx || !b.arena || !b.kept ||
+	    !b.kept_spare)
 		goto nomem;
 	for (size_t c = 0; c < ncust; c++) {
 		char id[24];
@@ -677,6 +837,8 @@ out:
 	free(b.shared.budget_spent);
 	free(b.shared.budget_changed);
 	ly_arena_destroy(b.arena);
+	ly_arena_destroy(b.kept);
+	ly_arena_destroy(b.kept_spare);
 	ly_buf_free(&json);
 	gen_free(&gen);
 	free(per_customer);
