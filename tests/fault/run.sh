@@ -36,8 +36,10 @@
 # `backlog` is not compared with the clean run: it writes a backlog of its
 # own (5,000,000 events over 200,000 customers in the long form) before
 # one replica starts, drains it, samples the replica's resident memory at
-# every tenth of the way and prints it, then checks the state with the
-# independent computation, `verify` and no double apply.
+# every tenth of the way and prints it, then checks the state: `verify`,
+# every event applied once, every output published, and
+# (up to a million events, what its memory allows) the independent
+# computation.
 #
 # One exception by nature (SPEC section 8): a budget is shared by all
 # customers, so which firing meets it depends on arrival order across
@@ -376,11 +378,17 @@ run_backlog() {
 		peak=$(awk '/^VmHWM:/ { printf "%d", $2 / 1024 }' "/proc/$WORKER_PID/status")
 		log "backlog: $BACKLOG events in $(($(date +%s) - at)) s; resident MiB at each tenth: ${rss[*]}; peak $peak"
 		stop_worker
-		check_balances
 		check_verify
 		check_no_double_apply
 		[ "$(sql "SELECT count(*) FROM processed_events")" -eq "$BACKLOG" ] ||
 			fail "not every event of the backlog applied once"
+		[ "$(sql "SELECT count(*) FROM outbox WHERE published_at IS NULL")" = 0 ] ||
+			fail "an output left unpublished"
+		# expect.py holds every event in memory (about 4.5 GB a million):
+		# past a million it would not fit this machine, so the long form's
+		# state is checked by verify and the counts above, the short form's
+		# by the independent computation too
+		[ "$BACKLOG" -gt 1000000 ] || check_balances
 		printf '%s\t%s\t%s\t%s\t%s\t%s\n' backlog "$(consumed)" \
 			"RSS MiB ${rss[0]}..${rss[9]}, peak $peak" - - "$(($(date +%s) - started))s" >>"$RESULTS"
 		sql "SET client_min_messages TO warning; DROP SCHEMA $LOYALTY_POSTGRES_SCHEMA CASCADE" >/dev/null
