@@ -296,11 +296,15 @@ static int describe(PGconn *pg, const char *to, table_t *t)
 		return -1;
 	snprintf(t->copy_sql, sizeof(t->copy_sql), "COPY ceiling_%s (%s) FROM STDIN", name,
 		 t->cols);
-	snprintf(t->upsert_sql, sizeof(t->upsert_sql),
-		 "INSERT INTO %s.%s (%s) SELECT %s FROM ceiling_%s "
-		 "ON CONFLICT (%s) DO %s%s",
-		 to, name, t->cols, t->cols, name, pk, set[0] ? "UPDATE SET " : "NOTHING",
-		 set);
+	int n = snprintf(t->upsert_sql, sizeof(t->upsert_sql),
+			 "INSERT INTO %s.%s (%s) SELECT %s FROM ceiling_%s "
+			 "ON CONFLICT (%s) DO %s%s",
+			 to, name, t->cols, t->cols, name, pk,
+			 set[0] ? "UPDATE SET " : "NOTHING", set);
+	if (n < 0 || (size_t)n >= sizeof(t->upsert_sql)) {
+		fprintf(stderr, "ceiling: %s: the upsert statement is too long\n", name);
+		return -1;
+	}
 	return 0;
 }
 
