@@ -42,12 +42,13 @@ typedef struct ly_outbox_pass {
 } ly_outbox_pass_t;
 
 /*
- * Publishes up to limit unpublished rows in one transaction, and drops the
- * offers whose consent was withdrawn since they were made. Returns 0,
- * LY_ERETRY or LY_EIO; *pass is set on 0.
+ * Publishes up to limit unpublished rows in one transaction, marking them
+ * published (keep_published) or deleting them, and drops the offers whose
+ * consent was withdrawn since they were made. Returns 0, LY_ERETRY or
+ * LY_EIO; *pass is set on 0.
  */
 int ly_outbox_relay(ly_store_t *store, rd_kafka_t *producer, size_t limit,
-		    int flush_timeout_ms, ly_outbox_pass_t *pass,
+		    int flush_timeout_ms, int keep_published, ly_outbox_pass_t *pass,
 		    ly_arena_t *arena, char *errstr, size_t errstr_size);
 
 #endif

@@ -330,18 +330,20 @@ typedef struct ly_outbox_msg {
 /*
  * In an open transaction: claims unpublished rows in commit order, at
  * most limit: the rows among the first limit of every customer no other
- * relay holds (an advisory lock per customer, so a customer's rows go out
- * in their order whatever the replicas do). Messages live in arena.
+ * relay holds (an advisory lock per customer, held to the end of the
+ * transaction, so a customer's rows go out in their order whatever the
+ * replicas do). Messages live in arena.
  */
 int ly_store_outbox_claim(ly_store_t *store, size_t limit,
 			  ly_outbox_msg_t **msgs, size_t *msgs_len,
 			  ly_arena_t *arena, char *errstr, size_t errstr_size);
-/* Marks the rows with delivered set as published (a dead letter, which
- * holds the input message as it came, is deleted instead), and drops the
- * withdrawn ones (their offers recorded as suppressed, consent_withdrawn). */
+/* Marks the rows with delivered set as published, or deletes them unless
+ * keep_published (a dead letter, which holds the input message as it
+ * came, is always deleted), and drops the withdrawn ones (their offers
+ * recorded as suppressed, consent_withdrawn). */
 int ly_store_outbox_mark(ly_store_t *store, const ly_outbox_msg_t *msgs,
-			 size_t msgs_len, ly_arena_t *arena, char *errstr,
-			 size_t errstr_size);
+			 size_t msgs_len, int keep_published, ly_arena_t *arena,
+			 char *errstr, size_t errstr_size);
 
 /* Outside a transaction: deletes at most limit outbox rows published
  * before now minus keep_s seconds; *deleted says how many. */

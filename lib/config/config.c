@@ -121,13 +121,15 @@ static const setting_t settings[] = {
 	    "partitions", 0,
 	    "With `kafka.brokers: embedded`: partitions of each topic of the "
 	    "mock cluster."),
-	INT("kafka.prefetch_kbytes", kafka_prefetch_kbytes, 8192, 1024, 2097151, "KiB", 0,
+	INT("kafka.prefetch_kbytes", kafka_prefetch_kbytes, 4096, 1024, 2097151, "KiB", 0,
 	    "Most input loyaltyd holds fetched ahead of the batch in hand "
 	    "(librdkafka's `queued.max.messages.kbytes`; a fetch is at most a "
 	    "quarter of it, and at least 1 MiB). When it is full, loyaltyd stops "
 	    "fetching until batches take from it: memory stays flat however "
-	    "long the backlog. `kafka.properties` may still set those "
-	    "librdkafka properties directly."),
+	    "long the backlog. It should hold a few seconds of input (librdkafka "
+	    "2.0 looks at a full queue again only a second later): 4 MiB is "
+	    "about 10,000 events of 400 bytes. `kafka.properties` may still set "
+	    "those librdkafka properties directly."),
 	TOPIC("customers", topic_customers, "shop.customers",
 	      "Input: customer.registered, customer.updated."),
 	TOPIC("orders", topic_orders, "shop.orders",

@@ -433,14 +433,18 @@ int ly_consumer_new(ly_consumer_t **out, const ly_config_t *cfg,
 	if (watch)
 		c->watch = *watch;
 	/* Bounded prefetch: librdkafka stops fetching while its queue holds
-	 * kafka.prefetch_kbytes, so a backlog never grows memory. */
-	char queue_kb[24], fetch_bytes[24], min_messages[24];
+	 * kafka.prefetch_kbytes, so a backlog never grows memory. The bytes
+	 * are the only bound: queued.min.messages is set out of the way.
+	 * Both are compared with the one queue all partitions feed, and a
+	 * partition found over either is looked at again only a second
+	 * later (librdkafka 2.0), so a bound of a batch's messages starved
+	 * the worker between batches; the bytes hold seconds of work. */
+	char queue_kb[24], fetch_bytes[24];
 	int64_t fetch = cfg->kafka_prefetch_kbytes * 1024 / 4;
 	snprintf(queue_kb, sizeof(queue_kb), "%lld", (long long)cfg->kafka_prefetch_kbytes);
 	fetch = fetch < FETCH_BYTES_MIN ? FETCH_BYTES_MIN : fetch;
 	fetch = fetch > FETCH_BYTES_MAX ? FETCH_BYTES_MAX : fetch;
 	snprintf(fetch_bytes, sizeof(fetch_bytes), "%lld", (long long)fetch);
-	snprintf(min_messages, sizeof(min_messages), "%lld", (long long)cfg->batch_max_events);
 	const char *const ours[] = {
 		"group.id", cfg->kafka_group_id,
 		/* Offsets live in PostgreSQL with the state; Kafka's copy is
@@ -451,7 +455,7 @@ int ly_consumer_new(ly_consumer_t **out, const ly_config_t *cfg,
 		/* Eager: the safest with librdkafka 2.0.2. */
 		"partition.assignment.strategy", "range",
 		"queued.max.messages.kbytes", queue_kb,
-		"queued.min.messages", min_messages,
+		"queued.min.messages", "10000000",
 		"fetch.max.bytes", fetch_bytes,
 		"enable.partition.eof", "false",
 		/* consumer lag and broker states for /metrics and /readyz */

@@ -140,8 +140,8 @@ static int produce_one(rd_kafka_t *producer, ly_outbox_msg_t *m,
 }
 
 int ly_outbox_relay(ly_store_t *store, rd_kafka_t *producer, size_t limit,
-		    int flush_timeout_ms, ly_outbox_pass_t *pass, ly_arena_t *arena,
-		    char *errstr, size_t errstr_size)
+		    int flush_timeout_ms, int keep_published, ly_outbox_pass_t *pass,
+		    ly_arena_t *arena, char *errstr, size_t errstr_size)
 {
 	ly_outbox_msg_t *msgs = NULL;
 	ly_outbox_pass_t done = {0};
@@ -181,7 +181,8 @@ int ly_outbox_relay(ly_store_t *store, rd_kafka_t *producer, size_t limit,
 		}
 		done.published++;
 	}
-	rc = ly_store_outbox_mark(store, msgs, n, arena, errstr, errstr_size);
+	rc = ly_store_outbox_mark(store, msgs, n, keep_published, arena, errstr,
+				  errstr_size);
 out:
 	if (rc) {
 		ly_store_rollback(store);

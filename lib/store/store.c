@@ -409,9 +409,25 @@ int ly_store_begin(ly_store_t *s, char *errstr, size_t errstr_size)
 		if (rc)
 			return LY_ERETRY;
 	}
+	/*
+	 * Every statement of these transactions (a batch, a scheduler pass,
+	 * a relay pass) joins a few thousand keys with tables that grow to
+	 * millions of rows: only an index lookup per key keeps its cost
+	 * that of the keys and not of the table. The planner would choose a
+	 * hash join over a sequential scan while a table is small or its
+	 * statistics lag behind its growth, and go on choosing it well
+	 * after; so for these transactions it has no hash or merge join,
+	 * and no bitmap scan (a plain index scan also marks the entries of
+	 * dead rows it meets, which the outbox's queue index needs). Nor
+	 * parallel workers, which cost more than they bring to a lookup.
+	 */
 	return ly_st_exec_simple(s, "postgres: begin",
-			   "BEGIN ISOLATION LEVEL READ COMMITTED", errstr,
-			   errstr_size);
+			   "BEGIN ISOLATION LEVEL READ COMMITTED; "
+			   "SET LOCAL enable_hashjoin = off; "
+			   "SET LOCAL enable_mergejoin = off; "
+			   "SET LOCAL enable_bitmapscan = off; "
+			   "SET LOCAL max_parallel_workers_per_gather = 0",
+			   errstr, errstr_size);
 }
 
 int ly_store_commit(ly_store_t *s, char *errstr, size_t errstr_size)
@@ -1201,46 +1217,109 @@ int ly_store_outbox_claim(ly_store_t *s, size_t limit, ly_outbox_msg_t **msgs,
 {
 	char limit_text[24];
 	snprintf(limit_text, sizeof(limit_text), "%zu", limit);
-	const char *params[] = {limit_text};
+	const char *params[2] = {limit_text};
+	pg_array_t custs = {0}, keys[2] = {{{0}}};
 	PGresult *res = NULL;
+	ly_map_t mine;
+	size_t n = 0;
 	*msgs = NULL;
 	*msgs_len = 0;
 	/*
-	 * The first rows in commit order; of those, the rows of every
-	 * customer whose advisory lock this transaction gets (another relay
-	 * holding it is skipped, as SKIP LOCKED skips its rows), so one relay
-	 * at a time publishes a customer's rows, oldest first; and for an
-	 * offer, whether the customer still consents on its channel and has
-	 * not withdrawn since it was made (docs/offers.md).
+	 * Three statements, each with its own snapshot (READ COMMITTED):
+	 * the first rows in commit order; the advisory lock of each of
+	 * their customers that no other relay holds (one relay at a time
+	 * publishes a customer's rows, oldest first); then, read after the
+	 * locks are held, those customers' rows that are still unpublished,
+	 * so a row another relay published before it let go of the lock is
+	 * seen as published. Only a relay holding a customer's lock marks
+	 * the customer's rows, so no row lock is needed. For an offer, the
+	 * last statement also says whether the customer still consents on
+	 * its channel and has not withdrawn since it was made
+	 * (docs/offers.md).
 	 */
-	int rc = ly_st_exec_params(
+	int rc = ly_st_exec_params(s, &res, "postgres: outbox head",
+				   "SELECT customer_id, outbox_id FROM outbox "
+				   "WHERE published_at IS NULL ORDER BY outbox_id LIMIT $1",
+				   1, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		return rc;
+	const int head = PQntuples(res);
+	if (head == 0)
+		goto out;
+	if (ly_map_init(&mine, arena, (size_t)head))
+		goto nomem;
+	for (int row = 0; row < head; row++) {
+		const char *c = PQgetvalue(res, row, 0);
+		int found;
+		void **slot = ly_map_put(&mine, c, strlen(c), &found);
+		if (!slot)
+			goto nomem;
+		if (!found)
+			ly_st_arr_str(&custs, c);
+		*slot = NULL; /* not locked yet */
+	}
+	rc = ly_st_arrs_end(&custs, 1, params, errstr, errstr_size);
+	if (rc)
+		goto out;
+	PGresult *locked = NULL;
+	rc = ly_st_exec_params(s, &locked, "postgres: outbox locks",
+			       "SELECT c FROM unnest($1::text[]) AS c "
+			       "WHERE pg_try_advisory_xact_lock(" LY_STORE_RELAY_LOCK
+			       ", hashtext(c))",
+			       1, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		goto out;
+	for (int row = 0; row < PQntuples(locked); row++) {
+		const char *c = PQgetvalue(locked, row, 0);
+		int found;
+		void **slot = ly_map_put(&mine, c, strlen(c), &found);
+		LY_ASSERT(slot && found);
+		*slot = &mine; /* any non-NULL mark */
+	}
+	PQclear(locked);
+	for (int row = 0; row < head; row++) {
+		const char *c = PQgetvalue(res, row, 0);
+		if (!ly_map_get(&mine, c, strlen(c)))
+			continue;
+		ly_st_arr_str(&keys[0], c);
+		ly_st_arr_text(&keys[1], PQgetvalue(res, row, 1),
+			       (size_t)PQgetlength(res, row, 1));
+		n++;
+	}
+	PQclear(res);
+	res = NULL;
+	if (n == 0)
+		goto out;
+	rc = ly_st_arrs_end(keys, 2, params, errstr, errstr_size);
+	if (rc)
+		goto out;
+	rc = ly_st_exec_params(
 		s, &res, "postgres: claim outbox",
-		"WITH head AS MATERIALIZED ("
-		"    SELECT customer_id, outbox_id FROM outbox WHERE published_at IS NULL "
-		"    ORDER BY outbox_id LIMIT $1), "
-		"mine AS MATERIALIZED ("
-		"    SELECT customer_id FROM (SELECT DISTINCT customer_id FROM head) d "
-		"    WHERE pg_try_advisory_xact_lock(" LY_STORE_RELAY_LOCK ", hashtext(customer_id))) "
-		"SELECT o.customer_id, o.outbox_id, o.topic, o.message_key, o.payload, o.headers, "
+		"SELECT o.customer_id, o.outbox_id, o.topic, o.message_key, o.payload, "
+		"       o.headers, "
 		"       o.channel IS NOT NULL AND NOT coalesce(CASE o.channel "
 		"           WHEN 'email' THEN c.consent_email AND c.withdrawals_email = o.withdrawals "
 		"           WHEN 'sms' THEN c.consent_sms AND c.withdrawals_sms = o.withdrawals END, "
 		"           false), "
-		"       o.message_id, o.channel "
-		"FROM outbox o JOIN head h USING (customer_id, outbox_id) "
-		"JOIN mine USING (customer_id) "
+		"       o.message_id, o.channel, o.published_at IS NULL "
+		"FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(c, i, n) "
+		"JOIN outbox o ON o.customer_id = u.c AND o.outbox_id = u.i "
 		"LEFT JOIN customers c ON c.customer_id = o.customer_id AND o.channel IS NOT NULL "
-		"WHERE o.published_at IS NULL "
-		"ORDER BY o.outbox_id FOR UPDATE OF o SKIP LOCKED",
-		1, params, NULL, NULL, 1, errstr, errstr_size);
+		"ORDER BY u.n",
+		2, params, NULL, NULL, 1, errstr, errstr_size);
 	if (rc)
-		return rc;
-	size_t n = (size_t)PQntuples(res);
-	ly_outbox_msg_t *m = n ? ly_arena_alloc(arena, n * sizeof(*m)) : NULL;
-	if (n && !m)
+		goto out;
+	/* Published since the head was read: left out here rather than in
+	 * the query, where the planner would scan the partial index of the
+	 * unpublished rows instead of looking each key up. */
+	ly_outbox_msg_t *m = ly_arena_alloc(arena, ((size_t)PQntuples(res) + 1) * sizeof(*m));
+	if (!m)
 		goto nomem;
-	for (size_t i = 0; i < n; i++) {
-		int row = (int)i;
+	n = 0;
+	for (int row = 0; row < PQntuples(res); row++) {
+		if (*PQgetvalue(res, row, 9) == 0)
+			continue;
+		const size_t i = n++;
 		size_t len;
 		m[i].customer_id = copy_binary(arena, res, row, 0, &len);
 		m[i].outbox_id = be64(PQgetvalue(res, row, 1));
@@ -1255,24 +1334,27 @@ int ly_store_outbox_claim(ly_store_t *s, size_t limit, ly_outbox_msg_t **msgs,
 		if (!m[i].customer_id || !m[i].topic)
 			goto nomem;
 	}
-	PQclear(res);
 	*msgs = m;
 	*msgs_len = n;
-	return 0;
+	goto out;
 nomem:
-	PQclear(res);
 	snprintf(errstr, errstr_size, "claim outbox: out of memory");
-	return LY_ENOMEM;
+	rc = LY_ENOMEM;
+out:
+	PQclear(res);
+	ly_st_arrs_free(&custs, 1);
+	ly_st_arrs_free(keys, 2);
+	return rc;
 }
 
 int ly_store_outbox_mark(ly_store_t *s, const ly_outbox_msg_t *msgs,
-			 size_t msgs_len, ly_arena_t *arena, char *errstr,
-			 size_t errstr_size)
+			 size_t msgs_len, int keep_published, ly_arena_t *arena,
+			 char *errstr, size_t errstr_size)
 {
 	(void)arena;
-	pg_array_t pub[2] = {{{0}}}, gone[3] = {{{0}}};
-	const char *pp[2], *gp[3];
-	size_t npub = 0, ngone = 0;
+	pg_array_t del[2] = {{{0}}}, pub[2] = {{{0}}}, gone[3] = {{{0}}};
+	const char *dp[2], *pp[2], *gp[3];
+	size_t ndel = 0, npub = 0, ngone = 0;
 	int rc = 0;
 	for (size_t i = 0; i < msgs_len; i++) {
 		if (msgs[i].withdrawn) {
@@ -1280,23 +1362,30 @@ int ly_store_outbox_mark(ly_store_t *s, const ly_outbox_msg_t *msgs,
 			ly_st_arr_int(&gone[1], msgs[i].outbox_id);
 			ly_st_arr_str(&gone[2], msgs[i].message_id);
 			ngone++;
-		} else if (msgs[i].delivered) {
+		} else if (msgs[i].delivered && keep_published && msgs[i].message_id) {
 			ly_st_arr_str(&pub[0], msgs[i].customer_id);
 			ly_st_arr_int(&pub[1], msgs[i].outbox_id);
 			npub++;
+		} else if (msgs[i].delivered) {
+			/* a dead letter is the shop's message as it came (contact
+			 * details and all): once on the DLQ topic it is not kept */
+			ly_st_arr_str(&del[0], msgs[i].customer_id);
+			ly_st_arr_int(&del[1], msgs[i].outbox_id);
+			ndel++;
 		}
 	}
 	if (npub && !(rc = ly_st_arrs_end(pub, 2, pp, errstr, errstr_size)))
-		/* a dead letter is the shop's message as it came (contact
-		 * details and all): once on the DLQ topic it is not kept */
 		rc = ly_st_exec_params(s, NULL, "postgres: mark outbox",
-				 "WITH u AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS u(c, i)), "
-				 "d AS (DELETE FROM outbox o USING u WHERE o.customer_id = u.c "
-				 "    AND o.outbox_id = u.i AND o.message_id IS NULL) "
-				 "UPDATE outbox o SET published_at = now() FROM u "
-				 "WHERE o.customer_id = u.c AND o.outbox_id = u.i "
-				 "AND o.message_id IS NOT NULL",
+				 "UPDATE outbox o SET published_at = now() "
+				 "FROM unnest($1::text[], $2::bigint[]) AS u(c, i) "
+				 "WHERE o.customer_id = u.c AND o.outbox_id = u.i",
 				 2, pp, NULL, NULL, 0, errstr, errstr_size);
+	if (!rc && ndel && !(rc = ly_st_arrs_end(del, 2, dp, errstr, errstr_size)))
+		rc = ly_st_exec_params(s, NULL, "postgres: delete published",
+				 "DELETE FROM outbox o "
+				 "USING unnest($1::text[], $2::bigint[]) AS u(c, i) "
+				 "WHERE o.customer_id = u.c AND o.outbox_id = u.i",
+				 2, dp, NULL, NULL, 0, errstr, errstr_size);
 	/* an offer whose consent was withdrawn is never published: its row
 	 * goes, and its record says why */
 	if (!rc && ngone && !(rc = ly_st_arrs_end(gone, 3, gp, errstr, errstr_size)))
@@ -1308,6 +1397,7 @@ int ly_store_outbox_mark(ly_store_t *s, const ly_outbox_msg_t *msgs,
 				 "UPDATE offers f SET status = 'suppressed', reason = 'consent_withdrawn' "
 				 "FROM u WHERE f.customer_id = u.c AND f.offer_id = u.m",
 				 3, gp, NULL, NULL, 0, errstr, errstr_size);
+	ly_st_arrs_free(del, 2);
 	ly_st_arrs_free(pub, 2);
 	ly_st_arrs_free(gone, 3);
 	return rc;

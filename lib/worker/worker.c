@@ -30,15 +30,13 @@
 #include "loyalty/outbox.h"
 #include "loyalty/store.h"
 #include "loyalty/util.h"
+#include "relay.h"
 #include "worker_int.h"
 
-#define RELAY_ROWS_MAX 5000
-#define RELAY_FLUSH_MS 30000
+#define FLUSH_MS 30000 /* longest wait for the producer's last messages */
 #define IDLE_POLL_MS 1000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
-#define BACKLOG_EVERY_MS 5000 /* how often the outbox backlog is measured */
-#define PRUNE_ROWS_MAX 10000  /* outbox rows deleted per turn of the loop */
 #define RERUN 1 /* apply_batch_once: roll back and run again at once */
 
 struct ly_worker {
@@ -51,12 +49,11 @@ struct ly_worker {
 	atomic_int pg_down, brokers_down;
 	atomic_size_t paused;   /* partitions waiting for their offsets */
 	int64_t last_pending_ms; /* when they were last asked for */
-	int64_t last_backlog_ms;
 	int64_t last_schedule_ms; /* the last scheduler pass */
-	int64_t last_prune_ms;    /* the last pruning of the outbox */
 	ly_store_t *store;
 	ly_consumer_t *consumer;
 	rd_kafka_t *producer;
+	ly_relay_t *relay; /* the outbox relay's thread */
 	ly_arena_t *batch_arena; /* decoded events, reset per batch */
 	ly_arena_t *tx_arena;    /* effects, reset per attempt */
 	ly_msg_batch_t batch;
@@ -802,50 +799,6 @@ static int process_batch(ly_worker_t *w, volatile int *stop)
 	}
 }
 
-/* Publishes what the outbox holds, until it is empty or a pass fails. */
-static void relay(ly_worker_t *w)
-{
-	char errstr[512];
-	for (;;) {
-		ly_outbox_pass_t pass;
-		ly_arena_reset(w->tx_arena);
-		int rc = ly_outbox_relay(w->store, w->producer, RELAY_ROWS_MAX,
-					 RELAY_FLUSH_MS, &pass, w->tx_arena, errstr,
-					 sizeof(errstr));
-		if (rc) {
-			ly_log(LY_LOG_WARN, "outbox", "relay: %s", errstr);
-			if (rc == LY_ERETRY) {
-				postgres_reached(w, ly_store_reconnect(w->store, errstr,
-								       sizeof(errstr)) == 0);
-			}
-			return;
-		}
-		postgres_reached(w, 1);
-		w->stats.outbox_published += pass.published;
-		ly_metrics_add(w->metrics, LY_M_OUTBOX_PUBLISHED, NULL, NULL,
-			       (double)pass.published);
-		if (pass.withdrawn_email)
-			ly_metrics_add(w->metrics, LY_M_OFFERS, "email", "consent_withdrawn",
-				       (double)pass.withdrawn_email);
-		if (pass.withdrawn_sms)
-			ly_metrics_add(w->metrics, LY_M_OFFERS, "sms", "consent_withdrawn",
-				       (double)pass.withdrawn_sms);
-		if (pass.claimed < RELAY_ROWS_MAX ||
-		    pass.published + pass.withdrawn_email + pass.withdrawn_sms < pass.claimed)
-			break; /* all there was, or the rest failed: next turn */
-	}
-	/* what is left, now and then: a query over the partial index */
-	if (!w->metrics || ly_time_mono_ms() - w->last_backlog_ms < BACKLOG_EVERY_MS)
-		return;
-	int64_t rows;
-	double age;
-	if (ly_store_outbox_backlog(w->store, &rows, &age, errstr, sizeof(errstr)) == 0) {
-		ly_metrics_set(w->metrics, LY_M_OUTBOX_BACKLOG, NULL, NULL, (double)rows);
-		ly_metrics_set(w->metrics, LY_M_OUTBOX_LAG, NULL, NULL, age);
-		w->last_backlog_ms = ly_time_mono_ms();
-	}
-}
-
 /*
  * Makes program the one the worker runs, with what its rules need besides
  * the customers: room for the budgets, and the codes' key (a program that
@@ -1060,6 +1013,10 @@ int ly_worker_new(ly_worker_t **out, const ly_config_t *cfg,
 					    errstr, errstr_size);
 	if (!w->producer)
 		goto fail;
+	rc = ly_relay_start(&w->relay, cfg, w->producer, metrics, &w->pg_down, errstr,
+			    errstr_size);
+	if (rc)
+		goto fail;
 	const ly_consumer_watch_t watch = {w, on_stats, on_brokers_down, on_rebalanced};
 	rc = ly_consumer_new(&w->consumer, cfg, bootstrap, lookup_offsets, w, &watch,
 			     errstr, errstr_size);
@@ -1075,6 +1032,8 @@ fail:
 void ly_worker_get_stats(const ly_worker_t *w, ly_worker_stats_t *out)
 {
 	*out = w->stats;
+	if (w->relay)
+		out->outbox_published = ly_relay_published(w->relay);
 }
 
 /*
@@ -1136,64 +1095,41 @@ static void schedule(ly_worker_t *w)
 		       (unsigned long long)st.dead_lettered);
 }
 
-/*
- * Deletes published outbox rows older than outbox.keep_published_s every
- * outbox.prune_interval_ms, PRUNE_ROWS_MAX per turn of the loop (a turn
- * that deleted that many comes back at the next turn).
- */
-static void prune(ly_worker_t *w)
+/* The relay publishes the last rows and stops; its count is kept. */
+static void stop_relay(ly_worker_t *w)
 {
-	const int64_t every = w->cfg->outbox_prune_interval_ms;
-	if (every <= 0 || ly_time_mono_ms() - w->last_prune_ms < every)
+	if (!w->relay)
 		return;
-	w->last_prune_ms = ly_time_mono_ms();
-	char errstr[512];
-	size_t deleted = 0;
-	int rc = ly_store_outbox_prune(w->store, w->cfg->outbox_keep_published_s,
-				       PRUNE_ROWS_MAX, &deleted, errstr, sizeof(errstr));
-	if (rc) {
-		ly_log(LY_LOG_WARN, "outbox", "prune failed: %s", errstr);
-		return;
-	}
-	if (deleted == PRUNE_ROWS_MAX)
-		w->last_prune_ms -= every;
-	if (deleted)
-		ly_metrics_add(w->metrics, LY_M_OUTBOX_PRUNED, NULL, NULL, (double)deleted);
+	w->stats.outbox_published = ly_relay_stop(w->relay);
+	w->relay = NULL;
 }
 
 int ly_worker_run(ly_worker_t *w, volatile int *stop, volatile int *reload_asked)
 {
-	relay(w); /* rows a crash left behind */
-	int64_t last_relay = ly_time_mono_ms();
+	int rc = 0;
 	while (!*stop) {
 		progressed(w);
 		if (reload_asked && *reload_asked) {
 			*reload_asked = 0;
 			reload(w);
 		}
-		int rc = ly_consumer_poll_batch(w->consumer, &w->batch,
-						(size_t)w->cfg->batch_max_events,
-						(int)w->cfg->batch_max_wait_ms, IDLE_POLL_MS,
-						stop);
+		rc = ly_consumer_poll_batch(w->consumer, &w->batch,
+					    (size_t)w->cfg->batch_max_events,
+					    (int)w->cfg->batch_max_wait_ms, IDLE_POLL_MS, stop);
 		if (rc)
-			return rc;
+			break;
 		retry_pending(w);
 		if (w->batch.len) {
 			rc = process_batch(w, stop);
 			ly_msg_batch_clear(&w->batch);
 			if (rc)
-				return rc;
-			relay(w);
-			last_relay = ly_time_mono_ms();
-		} else if (ly_time_mono_ms() - last_relay >= IDLE_POLL_MS) {
-			relay(w);
-			last_relay = ly_time_mono_ms();
+				break;
+			ly_relay_kick(w->relay);
 		}
 		schedule(w);
-		prune(w);
 	}
-	relay(w);
-	return 0;
+	stop_relay(w);
+	return rc;
 }
 
 void ly_worker_destroy(ly_worker_t *w)
@@ -1201,8 +1137,9 @@ void ly_worker_destroy(ly_worker_t *w)
 	if (!w)
 		return;
 	ly_consumer_destroy(w->consumer);
+	stop_relay(w);
 	if (w->producer) {
-		rd_kafka_flush(w->producer, RELAY_FLUSH_MS);
+		rd_kafka_flush(w->producer, FLUSH_MS);
 		rd_kafka_destroy(w->producer);
 	}
 	ly_msg_batch_free(&w->batch);
