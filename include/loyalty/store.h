@@ -119,6 +119,16 @@ typedef struct ly_store_offset {
  * compare-and-set failed: the partition has another owner) or LY_EIO.
  */
 int ly_store_begin(ly_store_t *store, char *errstr, size_t errstr_size);
+/*
+ * In an open transaction: from here to ly_store_pipeline_end, a write whose
+ * result is not needed is sent without waiting for the answer (libpq's
+ * pipeline mode), so the server runs one statement while the next is
+ * built. A statement that reads waits for its answer and for all sent
+ * before it. ly_store_pipeline_end waits for the rest and returns the
+ * first failure (the store's code); ly_store_rollback ends it too.
+ */
+int ly_store_pipeline_begin(ly_store_t *store, char *errstr, size_t errstr_size);
+int ly_store_pipeline_end(ly_store_t *store, char *errstr, size_t errstr_size);
 /* Records each event's id; marks the ones seen before as duplicate. */
 int ly_store_claim_events(ly_store_t *store, ly_store_event_t *events,
 			  size_t events_len, ly_arena_t *arena, char *errstr,

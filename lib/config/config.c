@@ -197,11 +197,12 @@ static const setting_t settings[] = {
 	    "event time) for the order, then dead-lettered as `order_not_found`."),
 	INT("outbox.keep_published_s", outbox_keep_published_s, 86400, 0, 31536000, "s", 0,
 	    "Published outbox rows are kept this long (for inspection), then "
-	    "deleted by `loyaltyd`. The `offers` table and the ledger keep the "
-	    "history; the outbox is only the queue to Kafka."),
+	    "deleted by `loyaltyd`; 0: the relay deletes each row as it publishes "
+	    "it. The `offers` table and the ledger keep the history; the outbox "
+	    "is only the queue to Kafka."),
 	INT("outbox.prune_interval_ms", outbox_prune_interval_ms, 60000, 0, 86400000, "ms", 0,
 	    "How often `loyaltyd` deletes published outbox rows older than "
-	    "`outbox.keep_published_s`, at most 10,000 per turn of its loop. 0: "
+	    "`outbox.keep_published_s`, at most 10,000 per turn of the relay. 0: "
 	    "never."),
 	INT("http.stall_timeout_ms", http_stall_timeout_ms, 120000, 1000, 86400000,
 	    "ms", 0,

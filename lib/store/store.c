@@ -66,14 +66,63 @@ static int result_ok(PGresult *r)
 }
 
 /*
- * Runs one parameterised statement. On success *res holds the result (the
- * caller PQclear()s it) unless res is NULL. Returns 0, LY_ERETRY or LY_EIO.
+ * Pipeline mode: the results of the statements sent ahead, in order, up to
+ * and including the one that is wanted (want, or all of them with NULL).
+ * The first failure is the one reported; the statements after it were
+ * not run (PGRES_PIPELINE_ABORTED).
  */
+static int collect(ly_store_t *s, PGresult **want, char *errstr, size_t errstr_size)
+{
+	int rc = 0;
+	while (s->pending > 0) {
+		const char *what = s->pending_what[0];
+		memmove(s->pending_what, s->pending_what + 1,
+			(s->pending - 1) * sizeof(*s->pending_what));
+		s->pending--;
+		PGresult *r = PQgetResult(s->conn);
+		if (!r) { /* no answer: the connection broke */
+			s->pending = 0;
+			return rc ? rc : ly_st_result_error(s, NULL, what, errstr, errstr_size);
+		}
+		for (PGresult *end; (end = PQgetResult(s->conn)) != NULL;)
+			PQclear(end); /* up to the NULL that ends a statement */
+		if (!result_ok(r)) {
+			if (rc == 0)
+				rc = ly_st_result_error(s, r, what, errstr, errstr_size);
+			else
+				PQclear(r);
+		} else if (want && s->pending == 0 && rc == 0) {
+			*want = r;
+		} else {
+			PQclear(r);
+		}
+	}
+	return rc;
+}
+
 int ly_st_exec_params(ly_store_t *s, PGresult **res, const char *what,
 		       const char *sql, int nparams, const char *const *params,
 		       const int *lengths, const int *formats, int result_binary,
 		       char *errstr, size_t errstr_size)
 {
+	if (s->pipeline) {
+		if (s->pending == LY_ST_PENDING_MAX) {
+			int rc = collect(s, NULL, errstr, errstr_size);
+			if (rc)
+				return rc;
+		}
+		if (!PQsendQueryParams(s->conn, sql, nparams, NULL, params, lengths,
+				       formats, result_binary))
+			return ly_st_result_error(s, NULL, what, errstr, errstr_size);
+		s->pending_what[s->pending++] = what;
+		if (!res)
+			return 0;
+		/* wanted now: the server is asked to send what it has */
+		if (!PQsendFlushRequest(s->conn) || PQflush(s->conn) != 0)
+			return ly_st_result_error(s, NULL, what, errstr, errstr_size);
+		*res = NULL;
+		return collect(s, res, errstr, errstr_size);
+	}
 	PGresult *r = PQexecParams(s->conn, sql, nparams, NULL, params, lengths,
 				   formats, result_binary);
 	if (!result_ok(r))
@@ -83,6 +132,40 @@ int ly_st_exec_params(ly_store_t *s, PGresult **res, const char *what,
 	else
 		PQclear(r);
 	return 0;
+}
+
+int ly_store_pipeline_begin(ly_store_t *s, char *errstr, size_t errstr_size)
+{
+	if (!PQenterPipelineMode(s->conn))
+		return ly_st_result_error(s, NULL, "postgres: pipeline", errstr, errstr_size);
+	s->pipeline = 1;
+	s->pending = 0;
+	return 0;
+}
+
+int ly_store_pipeline_end(ly_store_t *s, char *errstr, size_t errstr_size)
+{
+	if (!s->pipeline)
+		return 0;
+	int rc = 0;
+	if (!PQpipelineSync(s->conn)) {
+		rc = ly_st_result_error(s, NULL, "postgres: pipeline", errstr, errstr_size);
+		s->pending = 0;
+	} else {
+		rc = collect(s, NULL, errstr, errstr_size);
+		/* then the sync's own result */
+		PGresult *r;
+		while ((r = PQgetResult(s->conn)) != NULL) {
+			ExecStatusType st = PQresultStatus(r);
+			PQclear(r);
+			if (st == PGRES_PIPELINE_SYNC)
+				break;
+		}
+	}
+	if (!PQexitPipelineMode(s->conn) && rc == 0)
+		rc = ly_st_result_error(s, NULL, "postgres: pipeline", errstr, errstr_size);
+	s->pipeline = 0;
+	return rc;
 }
 
 /* Runs fixed SQL text, possibly several statements (migrations). */
@@ -100,6 +183,8 @@ static int connect_and_prepare(ly_store_t *s, char *errstr, size_t errstr_size)
 {
 	const char *keys[] = {"dbname", "fallback_application_name", NULL};
 	const char *values[] = {s->conninfo, "loyaltyd", NULL};
+	s->pipeline = 0;
+	s->pending = 0;
 	s->conn = PQconnectdbParams(keys, values, 1);
 	if (!s->conn) {
 		snprintf(errstr, errstr_size, "postgres: out of memory");
@@ -441,6 +526,7 @@ int ly_store_commit(ly_store_t *s, char *errstr, size_t errstr_size)
 void ly_store_rollback(ly_store_t *s)
 {
 	char ignored[256];
+	ly_store_pipeline_end(s, ignored, sizeof(ignored));
 	if (PQstatus(s->conn) == CONNECTION_OK)
 		ly_st_exec_simple(s, "postgres: rollback", "ROLLBACK", ignored,
 			    sizeof(ignored));
@@ -562,14 +648,43 @@ out:
 	return rc;
 }
 
+/* Locks the balances of ids, sorted, and reads them into byid's states;
+ * *locked says how many rows there were. */
+static int lock_balances(ly_store_t *s, const char *ids_param, ly_map_t *byid,
+			 size_t *locked, char *errstr, size_t errstr_size)
+{
+	PGresult *res = NULL;
+	const char *params[] = {ids_param};
+	/* Sorted, so two workers locking overlapping sets queue up rather
+	 * than deadlock. */
+	int rc = ly_st_exec_params(s, &res, "postgres: lock balances",
+				   "SELECT customer_id, available, pending FROM balances "
+				   "WHERE customer_id = ANY($1::text[]) "
+				   "ORDER BY customer_id FOR UPDATE",
+				   1, params, NULL, NULL, 0, errstr, errstr_size);
+	if (rc)
+		return rc;
+	for (int row = 0; row < PQntuples(res); row++) {
+		const char *id = PQgetvalue(res, row, 0);
+		ly_customer_state_t *st = ly_map_get(byid, id, strlen(id));
+		LY_ASSERT(st && !st->changed);
+		st->available = atoll(PQgetvalue(res, row, 1));
+		st->pending = atoll(PQgetvalue(res, row, 2));
+		st->changed = 1; /* found: cleared again by the caller */
+	}
+	*locked = (size_t)PQntuples(res);
+	PQclear(res);
+	return 0;
+}
+
 int ly_store_lock_customers(ly_store_t *s, ly_customer_state_t *states,
 			    size_t states_len, ly_arena_t *arena, char *errstr,
 			    size_t errstr_size)
 {
-	pg_array_t ids = {0};
+	pg_array_t ids = {0}, missing = {0};
 	const char *params[1];
-	PGresult *res = NULL;
 	ly_map_t byid;
+	size_t locked = 0, nmissing = 0, found_new = 0;
 	int rc = 0;
 	if (states_len == 0)
 		return 0;
@@ -589,44 +704,40 @@ int ly_store_lock_customers(ly_store_t *s, ly_customer_state_t *states,
 		ly_st_arr_str(&ids, id);
 	}
 	rc = ly_st_arrs_end(&ids, 1, params, errstr, errstr_size);
-	if (rc)
+	if (!rc)
+		rc = lock_balances(s, params[0], &byid, &locked, errstr, errstr_size);
+	if (rc || locked == states_len)
 		goto out;
-	/* Sorted, so two workers locking overlapping sets queue up rather
-	 * than deadlock. */
-	rc = ly_st_exec_params(s, NULL, "postgres: create balances",
-			 "WITH n AS (INSERT INTO customers (customer_id) "
-			 "SELECT c FROM unnest($1::text[]) AS c ORDER BY c "
-			 "ON CONFLICT DO NOTHING) "
-			 "INSERT INTO balances (customer_id) "
-			 "SELECT c FROM unnest($1::text[]) AS c ORDER BY c "
-			 "ON CONFLICT DO NOTHING",
-			 1, params, NULL, NULL, 0, errstr, errstr_size);
-	if (rc)
-		goto out;
-	rc = ly_st_exec_params(s, &res, "postgres: lock balances",
-			 "SELECT customer_id, available, pending FROM balances "
-			 "WHERE customer_id = ANY($1::text[]) "
-			 "ORDER BY customer_id FOR UPDATE",
-			 1, params, NULL, NULL, 0, errstr, errstr_size);
-	if (rc)
-		goto out;
-	if ((size_t)PQntuples(res) != states_len) {
-		snprintf(errstr, errstr_size,
-			 "lock customers: %d rows for %zu customers", PQntuples(res),
-			 states_len);
+	/* The customers seen for the first time: created, then locked (by
+	 * now they exist, whoever created them). Most batches of a running
+	 * shop have few, so the rows that exist are not written to. */
+	for (size_t i = 0; i < states_len; i++)
+		if (!states[i].changed) {
+			ly_st_arr_str(&missing, states[i].customer_id);
+			nmissing++;
+		}
+	rc = ly_st_arrs_end(&missing, 1, params, errstr, errstr_size);
+	if (!rc)
+		rc = ly_st_exec_params(s, NULL, "postgres: create balances",
+				       "WITH n AS (INSERT INTO customers (customer_id) "
+				       "SELECT c FROM unnest($1::text[]) AS c ORDER BY c "
+				       "ON CONFLICT DO NOTHING) "
+				       "INSERT INTO balances (customer_id) "
+				       "SELECT c FROM unnest($1::text[]) AS c ORDER BY c "
+				       "ON CONFLICT DO NOTHING",
+				       1, params, NULL, NULL, 0, errstr, errstr_size);
+	if (!rc)
+		rc = lock_balances(s, params[0], &byid, &found_new, errstr, errstr_size);
+	if (!rc && found_new != nmissing) {
+		snprintf(errstr, errstr_size, "lock customers: %zu rows for %zu customers",
+			 locked + found_new, states_len);
 		rc = LY_EIO;
-		goto out;
-	}
-	for (int row = 0; row < PQntuples(res); row++) {
-		const char *id = PQgetvalue(res, row, 0);
-		ly_customer_state_t *st = ly_map_get(&byid, id, strlen(id));
-		LY_ASSERT(st);
-		st->available = atoll(PQgetvalue(res, row, 1));
-		st->pending = atoll(PQgetvalue(res, row, 2));
 	}
 out:
-	PQclear(res);
+	for (size_t i = 0; i < states_len; i++)
+		states[i].changed = 0;
 	ly_st_arrs_free(&ids, 1);
+	ly_st_arrs_free(&missing, 1);
 	return rc;
 }
 

@@ -10,10 +10,16 @@
 
 #include "loyalty/store.h"
 
+/* Statements sent ahead in pipeline mode whose results are still due. */
+#define LY_ST_PENDING_MAX 64
+
 struct ly_store {
 	PGconn *conn;
 	char *conninfo;
 	char *schema;
+	int pipeline; /* in libpq's pipeline mode (ly_store_pipeline_begin) */
+	size_t pending;
+	const char *pending_what[LY_ST_PENDING_MAX];
 };
 
 /* Sorts a failed result into LY_ERETRY or LY_EIO and frees it. */
@@ -22,6 +28,9 @@ int ly_st_result_error(ly_store_t *s, PGresult *r, const char *what,
 /*
  * Runs one parameterised statement. On success *res holds the result (the
  * caller PQclear()s it) unless res is NULL. Returns 0, LY_ERETRY or LY_EIO.
+ * In pipeline mode a statement whose result is not wanted (res NULL) is
+ * only sent: its outcome is known at the latest at ly_store_pipeline_end,
+ * and an error in it fails the statements after it.
  */
 int ly_st_exec_params(ly_store_t *s, PGresult **res, const char *what,
 		      const char *sql, int nparams, const char *const *params,

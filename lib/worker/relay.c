@@ -12,6 +12,7 @@
 #include "relay.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,8 @@ struct ly_relay {
 	const ly_config_t *cfg;
 	rd_kafka_t *producer;
 	ly_metrics_t *metrics;
-	atomic_int *pg_down;
+	void (*reached)(void *opaque, int ok);
+	void *opaque;
 	ly_store_t *store;
 	ly_arena_t *arena;
 	pthread_t thread;
@@ -43,9 +45,9 @@ struct ly_relay {
 	int64_t last_backlog_ms, last_prune_ms;
 };
 
-static void reached(ly_relay_t *r, int ok)
+static void tell_reached(ly_relay_t *r, int ok)
 {
-	atomic_store(r->pg_down, !ok);
+	r->reached(r->opaque, ok);
 }
 
 /* Publishes what the outbox holds, until it is empty or a pass fails. */
@@ -61,11 +63,11 @@ static void drain(ly_relay_t *r)
 		if (rc) {
 			ly_log(LY_LOG_WARN, "outbox", "relay: %s", errstr);
 			if (rc == LY_ERETRY)
-				reached(r, ly_store_reconnect(r->store, errstr,
+				tell_reached(r, ly_store_reconnect(r->store, errstr,
 							      sizeof(errstr)) == 0);
 			return;
 		}
-		reached(r, 1);
+		tell_reached(r, 1);
 		atomic_fetch_add(&r->published, pass.published);
 		ly_metrics_add(r->metrics, LY_M_OUTBOX_PUBLISHED, NULL, NULL,
 			       (double)pass.published);
@@ -158,8 +160,8 @@ static void *run(void *arg)
 }
 
 int ly_relay_start(ly_relay_t **out, const ly_config_t *cfg, rd_kafka_t *producer,
-		   ly_metrics_t *metrics, atomic_int *pg_down, char *errstr,
-		   size_t errstr_size)
+		   ly_metrics_t *metrics, void (*reached)(void *opaque, int ok),
+		   void *opaque, char *errstr, size_t errstr_size)
 {
 	ly_relay_t *r = calloc(1, sizeof(*r));
 	if (!r) {
@@ -169,7 +171,8 @@ int ly_relay_start(ly_relay_t **out, const ly_config_t *cfg, rd_kafka_t *produce
 	r->cfg = cfg;
 	r->producer = producer;
 	r->metrics = metrics;
-	r->pg_down = pg_down;
+	r->reached = reached;
+	r->opaque = opaque;
 	pthread_condattr_t attr;
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);

@@ -6,7 +6,6 @@
 #define LOYALTY_RELAY_H
 
 #include <librdkafka/rdkafka.h>
-#include <stdatomic.h>
 #include <stdint.h>
 
 #include "loyalty/config.h"
@@ -17,13 +16,13 @@ typedef struct ly_relay ly_relay_t;
 /*
  * Connects to PostgreSQL and starts the thread, which publishes at once
  * what the outbox holds. producer must have been created with
- * ly_outbox_delivery_cb; metrics may be NULL; *pg_down is set when the
- * relay cannot reach PostgreSQL and cleared when it can. Returns 0 or the
- * store's code (errstr).
+ * ly_outbox_delivery_cb; metrics may be NULL; reached(opaque, ok) is
+ * called from the relay's thread after each pass: whether it reached
+ * PostgreSQL. Returns 0 or the store's code (errstr).
  */
 int ly_relay_start(ly_relay_t **relay, const ly_config_t *cfg, rd_kafka_t *producer,
-		   ly_metrics_t *metrics, atomic_int *pg_down, char *errstr,
-		   size_t errstr_size);
+		   ly_metrics_t *metrics, void (*reached)(void *opaque, int ok),
+		   void *opaque, char *errstr, size_t errstr_size);
 
 /* A batch committed rows: the relay starts a pass now. */
 void ly_relay_kick(ly_relay_t *relay);

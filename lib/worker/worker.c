@@ -651,6 +651,11 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 	for (size_t i = 0; i < rejected_len; i++)
 		extra_rows[nextra++] = rejected[i];
 	const ly_apply_extra_t extra = {extra_rows, nextra, held, held_len};
+	/* The writes go out back to back: PostgreSQL runs each while the
+	 * next is built. */
+	rc = ly_store_pipeline_begin(w->store, errstr, errstr_size);
+	if (rc)
+		return rc;
 	rc = ly_apply_write(w->store, w->cfg, w->program, &w->shared, states, uniq, &list,
 			    &extra, arena, errstr, errstr_size);
 	if (rc)
@@ -699,6 +704,8 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 	}
 	rc = ly_store_write_offsets(w->store, w->cfg->kafka_group_id, offs, noffs,
 				    arena, errstr, errstr_size);
+	if (!rc)
+		rc = ly_store_pipeline_end(w->store, errstr, errstr_size);
 	if (rc)
 		return rc;
 	rc = ly_store_commit(w->store, errstr, errstr_size);
@@ -965,21 +972,34 @@ static void retry_pending(ly_worker_t *w)
 	atomic_store(&w->paused, n);
 }
 
+/* The readiness gauge, from what the probes look at. */
+static void update_ready(ly_worker_t *w)
+{
+	ly_metrics_set(w->metrics, LY_M_READY, NULL, NULL,
+		       !atomic_load(&w->pg_down) && !atomic_load(&w->brokers_down) &&
+			       !atomic_load(&w->paused));
+}
+
 /* The loop went round: for /healthz and its gauge. */
 static void progressed(ly_worker_t *w)
 {
 	atomic_store(&w->last_progress_ms, ly_time_mono_ms());
 	ly_metrics_set(w->metrics, LY_M_LAST_PROGRESS, NULL, NULL,
 		       (double)ly_time_now_us() / 1e6);
-	ly_metrics_set(w->metrics, LY_M_READY, NULL, NULL,
-		       !atomic_load(&w->pg_down) && !atomic_load(&w->brokers_down) &&
-			       !atomic_load(&w->paused));
+	update_ready(w);
 }
 
-/* A PostgreSQL round trip went (ok) or failed for want of a connection. */
+/* A PostgreSQL round trip went (ok) or failed for want of a connection:
+ * the worker's or the relay's (from its thread). */
 static void postgres_reached(ly_worker_t *w, int ok)
 {
-	atomic_store(&w->pg_down, !ok);
+	if (atomic_exchange(&w->pg_down, !ok) != !ok)
+		update_ready(w);
+}
+
+static void relay_reached(void *opaque, int ok)
+{
+	postgres_reached(opaque, ok);
 }
 
 int ly_worker_new(ly_worker_t **out, const ly_config_t *cfg,
@@ -1013,7 +1033,7 @@ int ly_worker_new(ly_worker_t **out, const ly_config_t *cfg,
 					    errstr, errstr_size);
 	if (!w->producer)
 		goto fail;
-	rc = ly_relay_start(&w->relay, cfg, w->producer, metrics, &w->pg_down, errstr,
+	rc = ly_relay_start(&w->relay, cfg, w->producer, metrics, relay_reached, w, errstr,
 			    errstr_size);
 	if (rc)
 		goto fail;
