@@ -648,9 +648,11 @@ out:
 	return rc;
 }
 
-/* Locks the balances of ids, sorted, and reads them into byid's states;
- * *locked says how many rows there were. */
+/* Locks the balances of ids, sorted, and reads them into byid's states
+ * (of the array states), marking each in found; *locked says how many rows
+ * there were. */
 static int lock_balances(ly_store_t *s, const char *ids_param, ly_map_t *byid,
+			 const ly_customer_state_t *states, unsigned char *found,
 			 size_t *locked, char *errstr, size_t errstr_size)
 {
 	PGresult *res = NULL;
@@ -667,10 +669,10 @@ static int lock_balances(ly_store_t *s, const char *ids_param, ly_map_t *byid,
 	for (int row = 0; row < PQntuples(res); row++) {
 		const char *id = PQgetvalue(res, row, 0);
 		ly_customer_state_t *st = ly_map_get(byid, id, strlen(id));
-		LY_ASSERT(st && !st->changed);
+		LY_ASSERT(st && !found[st - states]);
 		st->available = atoll(PQgetvalue(res, row, 1));
 		st->pending = atoll(PQgetvalue(res, row, 2));
-		st->changed = 1; /* found: cleared again by the caller */
+		found[st - states] = 1;
 	}
 	*locked = (size_t)PQntuples(res);
 	PQclear(res);
@@ -688,16 +690,17 @@ int ly_store_lock_customers(ly_store_t *s, ly_customer_state_t *states,
 	int rc = 0;
 	if (states_len == 0)
 		return 0;
-	rc = ly_map_init(&byid, arena, states_len);
+	unsigned char *found = ly_arena_alloc(arena, states_len);
+	rc = found ? ly_map_init(&byid, arena, states_len) : LY_ENOMEM;
 	if (rc) {
 		snprintf(errstr, errstr_size, "lock customers: out of memory");
 		return rc;
 	}
 	for (size_t i = 0; i < states_len; i++) {
-		int found;
+		int dup;
 		const char *id = states[i].customer_id;
-		void **slot = ly_map_put(&byid, id, strlen(id), &found);
-		LY_ASSERT(slot && !found);
+		void **slot = ly_map_put(&byid, id, strlen(id), &dup);
+		LY_ASSERT(slot && !dup);
 		*slot = &states[i];
 		states[i].available = states[i].pending = 0;
 		states[i].changed = 0;
@@ -705,14 +708,15 @@ int ly_store_lock_customers(ly_store_t *s, ly_customer_state_t *states,
 	}
 	rc = ly_st_arrs_end(&ids, 1, params, errstr, errstr_size);
 	if (!rc)
-		rc = lock_balances(s, params[0], &byid, &locked, errstr, errstr_size);
+		rc = lock_balances(s, params[0], &byid, states, found, &locked, errstr,
+				   errstr_size);
 	if (rc || locked == states_len)
 		goto out;
 	/* The customers seen for the first time: created, then locked (by
 	 * now they exist, whoever created them). Most batches of a running
 	 * shop have few, so the rows that exist are not written to. */
 	for (size_t i = 0; i < states_len; i++)
-		if (!states[i].changed) {
+		if (!found[i]) {
 			ly_st_arr_str(&missing, states[i].customer_id);
 			nmissing++;
 		}
@@ -727,15 +731,14 @@ int ly_store_lock_customers(ly_store_t *s, ly_customer_state_t *states,
 				       "ON CONFLICT DO NOTHING",
 				       1, params, NULL, NULL, 0, errstr, errstr_size);
 	if (!rc)
-		rc = lock_balances(s, params[0], &byid, &found_new, errstr, errstr_size);
+		rc = lock_balances(s, params[0], &byid, states, found, &found_new, errstr,
+				   errstr_size);
 	if (!rc && found_new != nmissing) {
 		snprintf(errstr, errstr_size, "lock customers: %zu rows for %zu customers",
 			 locked + found_new, states_len);
 		rc = LY_EIO;
 	}
 out:
-	for (size_t i = 0; i < states_len; i++)
-		states[i].changed = 0;
 	ly_st_arrs_free(&ids, 1);
 	ly_st_arrs_free(&missing, 1);
 	return rc;
