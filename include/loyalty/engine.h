@@ -156,6 +156,15 @@ typedef struct ly_customer_state {
 	ly_order_t *orders;
 	size_t orders_len, orders_cap;
 	int orders_partial;
+	/* When window_to_us is set, the stored orders paid in a span that lies
+	 * inside the window of every instant from window_from_us to
+	 * window_to_us were summed into window_base instead of loaded; an
+	 * instant outside that range cannot be counted, and an event at one
+	 * sets window_short (the caller loads the window whole and runs the
+	 * events again). */
+	int64_t window_base;
+	int64_t window_from_us, window_to_us;
+	int window_short;
 	/* Refunds held for their orders: those of the orders the events pay,
 	 * and new ones. */
 	ly_held_t *held;

@@ -126,16 +126,23 @@ void ly_msg_batch_clear(ly_msg_batch_t *batch);
 void ly_msg_batch_free(ly_msg_batch_t *batch);
 
 /*
- * Fills batch (cleared first) with messages from assigned partitions:
- * returns when max_events are in hand, max_wait_ms after the first message,
- * idle_ms after the call began with none, or *stop becomes non-zero. A
- * rebalance during the call discards what was collected (the new owner or
- * this one re-reads it from PostgreSQL's offsets). Messages at offsets
- * below PostgreSQL's next offset are skipped.
+ * Adds messages from assigned partitions to batch: returns when max_events
+ * are in hand, max_wait_ms after the first message (after the call began
+ * when batch held some already), idle_ms after the call began with none, or
+ * *stop becomes non-zero. A rebalance during the call discards everything
+ * in batch (the new owner or this one re-reads it from PostgreSQL's
+ * offsets). Messages at offsets below PostgreSQL's next offset are skipped.
  */
 int ly_consumer_poll_batch(ly_consumer_t *consumer, ly_msg_batch_t *batch,
 			   size_t max_events, int max_wait_ms, int idle_ms,
 			   volatile int *stop);
+/* The same, for the messages librdkafka already holds: never waits. */
+int ly_consumer_read_ahead(ly_consumer_t *consumer, ly_msg_batch_t *batch,
+			   size_t max_events);
+/* Frees batch's messages of the partitions in parts, keeping the rest in
+ * order. */
+void ly_msg_batch_drop(ly_msg_batch_t *batch,
+		       const rd_kafka_topic_partition_list_t *parts);
 
 /*
  * Expected next offset of a partition as last stored in PostgreSQL (or

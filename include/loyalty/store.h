@@ -129,6 +129,10 @@ int ly_store_begin(ly_store_t *store, char *errstr, size_t errstr_size);
  */
 int ly_store_pipeline_begin(ly_store_t *store, char *errstr, size_t errstr_size);
 int ly_store_pipeline_end(ly_store_t *store, char *errstr, size_t errstr_size);
+/* Sends what the pipeline holds and marks its end, so the server goes on
+ * while the caller does other work; nothing may be sent after it, and
+ * ly_store_pipeline_end then only waits for the answers. */
+int ly_store_pipeline_flush(ly_store_t *store, char *errstr, size_t errstr_size);
 /* Records each event's id; marks the ones seen before as duplicate. */
 int ly_store_claim_events(ly_store_t *store, ly_store_event_t *events,
 			  size_t events_len, ly_arena_t *arena, char *errstr,
@@ -234,13 +238,17 @@ typedef struct ly_store_key {
 	ly_customer_state_t *state; /* borrowed */
 	const char *key;
 	int64_t t_us;
+	int64_t lo_us, hi_us; /* window: the span summed, not loaded */
 } ly_store_key_t;
 
 /* What the batch's events need of the customers' lifecycle. */
 typedef struct ly_store_needs {
 	ly_customer_state_t **lots; /* every open lot (lots_partial cleared) */
 	size_t lots_len;
-	ly_store_key_t *window; /* the orders paid after t_us (orders_partial cleared) */
+	/* the orders paid after t_us, 0 for all (orders_partial cleared); those paid in
+	 * (lo_us, hi_us], when lo_us < hi_us, are summed into the state's
+	 * window_base instead, except the ones orders names */
+	ly_store_key_t *window;
 	size_t window_len;
 	ly_store_key_t *orders; /* the order with id key */
 	size_t orders_len;

@@ -939,8 +939,12 @@ static int run(ly_effects_t *out, ly_rule_trace_t *traces, size_t *traces_len,
 	/* the customer the rules see; state itself changes only at the end */
 	ly_customer_state_t cur = *state;
 	take_change(program, &cur, ev);
-	if (!cur.orders_partial)
+	if (!cur.orders_partial) {
+		if (cur.window_to_us &&
+		    (ev->time_us < cur.window_from_us || ev->time_us > cur.window_to_us))
+			state->window_short = cur.window_short = 1; /* kept either way */
 		cur.window_spend = lc_window_spend(program, &cur, ev->time_us);
+	}
 	env_ctx_t ctx = {program, ev, &cur};
 	const ly_expr_env_t env = {&ctx, env_get, env_list_len, env_list_item};
 	int64_t available = cur.available;

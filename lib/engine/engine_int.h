@@ -18,7 +18,8 @@ int lc_issue_code(ly_issued_code_t *c, const ly_issue_t *issue, const char *rule
 /* The order of cs with that id, or NULL. */
 ly_order_t *lc_order_find(const ly_customer_state_t *cs, const char *order_id);
 
-/* Σ (total − refunded) of the orders paid in (t − window_days, t]. */
+/* Σ (total − refunded) of the orders paid in (t − window_days, t], the
+ * summed ones (window_base) included. */
 int64_t lc_window_spend(const ly_program_t *program,
 			const ly_customer_state_t *cs, int64_t t);
 

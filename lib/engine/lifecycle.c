@@ -40,7 +40,7 @@ int64_t lc_window_spend(const ly_program_t *program,
 			const ly_customer_state_t *cs, int64_t t)
 {
 	const int64_t from = t - program->tier_window_days * LY_US_PER_DAY;
-	int64_t sum = 0;
+	int64_t sum = cs->window_base;
 	for (size_t i = 0; i < cs->orders_len; i++) {
 		const ly_order_t *o = &cs->orders[i];
 		if (o->paid_at_us > from && o->paid_at_us <= t)

@@ -529,20 +529,54 @@ void ly_msg_batch_free(ly_msg_batch_t *b)
 	b->cap = 0;
 }
 
+/*
+ * One message from rd_kafka_consumer_poll (or none) into b. Returns 1 when
+ * it was kept. A rebalance during the poll first empties b: what it held is
+ * re-read by its owner from the offsets in PostgreSQL.
+ */
+static int take(ly_consumer_t *c, ly_msg_batch_t *b, rd_kafka_message_t *m)
+{
+	if (c->rebalanced) {
+		ly_msg_batch_clear(b);
+		c->rebalanced = 0;
+	}
+	if (!m)
+		return 0;
+	if (m->err) {
+		if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			ly_log(LY_LOG_WARN, "kafka", "consume: %s", rd_kafka_message_errstr(m));
+		rd_kafka_message_destroy(m);
+		return 0;
+	}
+	part_state_t *ps = part_find(c, rd_kafka_topic_name(m->rkt), m->partition);
+	if (!ps || ps->pending || (ps->expected_next >= 0 && m->offset < ps->expected_next)) {
+		rd_kafka_message_destroy(m);
+		return 0;
+	}
+	b->msgs[b->len++] = m;
+	return 1;
+}
+
+static int batch_room(ly_msg_batch_t *b, size_t max_events)
+{
+	if (b->cap >= max_events)
+		return 0;
+	rd_kafka_message_t **m = realloc(b->msgs, max_events * sizeof(*m));
+	if (!m)
+		return LY_ENOMEM;
+	b->msgs = m;
+	b->cap = max_events;
+	return 0;
+}
+
 int ly_consumer_poll_batch(ly_consumer_t *c, ly_msg_batch_t *b,
 			   size_t max_events, int max_wait_ms, int idle_ms,
 			   volatile int *stop)
 {
-	ly_msg_batch_clear(b);
-	if (b->cap < max_events) {
-		rd_kafka_message_t **m = realloc(b->msgs, max_events * sizeof(*m));
-		if (!m)
-			return LY_ENOMEM;
-		b->msgs = m;
-		b->cap = max_events;
-	}
+	if (batch_room(b, max_events))
+		return LY_ENOMEM;
 	c->rebalanced = 0;
-	int64_t start = ly_time_mono_ms(), first = -1;
+	int64_t start = ly_time_mono_ms(), first = b->len ? start : -1;
 	while (!*stop && b->len < max_events) {
 		int64_t now = ly_time_mono_ms(), remaining;
 		int timeout;
@@ -555,38 +589,46 @@ int ly_consumer_poll_batch(ly_consumer_t *c, ly_msg_batch_t *b,
 			remaining = max_wait_ms - (now - first);
 			timeout = remaining > 0 ? (int)remaining : 0;
 		}
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout);
-		if (c->rebalanced) {
-			/* What was collected is re-read by its owner from the
-			 * offsets in PostgreSQL. */
-			ly_msg_batch_clear(b);
-			c->rebalanced = 0;
+		const size_t had = b->len;
+		const int kept = take(c, b, rd_kafka_consumer_poll(c->rk, timeout));
+		if (b->len < had) { /* a rebalance emptied it */
 			first = -1;
 			start = ly_time_mono_ms();
 		}
-		if (!m) {
-			if (first >= 0 && remaining <= 0)
-				break;
-			continue;
-		}
-		if (m->err) {
-			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-				ly_log(LY_LOG_WARN, "kafka", "consume: %s",
-				       rd_kafka_message_errstr(m));
-			rd_kafka_message_destroy(m);
-			continue;
-		}
-		part_state_t *ps = part_find(c, rd_kafka_topic_name(m->rkt), m->partition);
-		if (!ps || ps->pending ||
-		    (ps->expected_next >= 0 && m->offset < ps->expected_next)) {
-			rd_kafka_message_destroy(m);
-			continue;
-		}
-		b->msgs[b->len++] = m;
-		if (first < 0)
+		if (kept && first < 0)
 			first = ly_time_mono_ms();
+		if (!kept && first >= 0 && remaining <= 0)
+			break;
 	}
 	return 0;
+}
+
+int ly_consumer_read_ahead(ly_consumer_t *c, ly_msg_batch_t *b, size_t max_events)
+{
+	if (batch_room(b, max_events))
+		return LY_ENOMEM;
+	c->rebalanced = 0;
+	while (b->len < max_events) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
+		take(c, b, m);
+		if (!m)
+			break;
+	}
+	return 0;
+}
+
+void ly_msg_batch_drop(ly_msg_batch_t *b, const rd_kafka_topic_partition_list_t *parts)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < b->len; i++) {
+		rd_kafka_message_t *m = b->msgs[i];
+		if (rd_kafka_topic_partition_list_find(parts, rd_kafka_topic_name(m->rkt),
+						       m->partition))
+			rd_kafka_message_destroy(m);
+		else
+			b->msgs[kept++] = m;
+	}
+	b->len = kept;
 }
 
 int ly_consumer_expected(ly_consumer_t *c, const char *topic, int32_t partition,

@@ -240,11 +240,18 @@ static int load_lots(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
 	return 0;
 }
 
+/*
+ * The orders the needs name, and those of each window key paid after its
+ * t_us (0: every one); the ones paid in the key's (lo_us, hi_us] come back summed, as one
+ * row per customer with no order id, so a customer with years of orders
+ * costs one sum instead of every order (docs/design.md).
+ */
 static int load_orders(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
 		       ly_arena_t *arena, char *errstr, size_t errstr_size)
 {
-	pg_array_t a[4] = {{{0}}};
-	const char *params[4];
+	enum { NA = 6 };
+	pg_array_t a[NA] = {{{0}}};
+	const char *params[NA];
 	PGresult *res = NULL;
 	if (nd->orders_len == 0 && nd->window_len == 0)
 		return 0;
@@ -253,38 +260,66 @@ static int load_orders(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
 		ly_st_arr_str(&a[1], nd->orders[i].key);
 	}
 	for (size_t i = 0; i < nd->window_len; i++) {
-		ly_st_arr_str(&a[2], nd->window[i].state->customer_id);
-		ly_st_arr_time(&a[3], nd->window[i].t_us);
+		const ly_store_key_t *k = &nd->window[i];
+		ly_st_arr_str(&a[2], k->state->customer_id);
+		ly_st_arr_time(&a[3], k->t_us);
+		ly_st_arr_time(&a[4], k->lo_us);
+		ly_st_arr_time(&a[5], k->hi_us);
 	}
-	int rc = ly_st_arrs_end(a, 4, params, errstr, errstr_size);
+	int rc = ly_st_arrs_end(a, NA, params, errstr, errstr_size);
 	if (!rc)
 		rc = ly_st_exec_params(
 			s, &res, "postgres: load orders",
+			"WITH k AS (SELECT * FROM unnest($1::text[], $2::text[]) AS k(c, o)), "
+			"w AS (SELECT c, min(coalesce(f, '-infinity')) f, "
+			"      max(coalesce(lo, '-infinity')) lo, min(coalesce(hi, '-infinity')) hi "
+			"      FROM unnest($3::text[], $4::timestamptz[], $5::timestamptz[], "
+			"      $6::timestamptz[]) AS w(c, f, lo, hi) GROUP BY c) "
 			"SELECT o.customer_id, o.order_id, o.event_source, o.event_id, (extract(epoch FROM o.paid_at) * 1000000)::bigint, "
 			"o.total, o.refunded, to_json(o.rule_ids)::text, to_json(o.rule_earned)::text, "
 			"to_json(o.rule_reversed)::text, to_json(o.categories)::text, "
 			"to_json(o.category_spend)::text FROM orders o "
 			"WHERE (o.customer_id, o.order_id) IN "
-			"  (SELECT * FROM unnest($1::text[], $2::text[]) "
-			"   UNION SELECT x.customer_id, x.order_id "
-			"   FROM (SELECT c, min(f) f FROM unnest($3::text[], $4::timestamptz[]) AS w(c, f) "
-			"         GROUP BY c) w "
+			"  (SELECT c, o FROM k "
+			"   UNION SELECT x.customer_id, x.order_id FROM w "
 			"   CROSS JOIN LATERAL (SELECT customer_id, order_id FROM orders "
-			"        WHERE customer_id = w.c AND paid_at > w.f) x) "
-			"ORDER BY o.customer_id, o.paid_at, o.order_id",
-			4, params, NULL, NULL, 0, errstr, errstr_size);
-	ly_st_arrs_free(a, 4);
+			"        WHERE customer_id = w.c AND paid_at > w.f AND paid_at <= w.lo "
+			"        UNION ALL SELECT customer_id, order_id FROM orders "
+			"        WHERE customer_id = w.c AND paid_at > greatest(w.f, w.hi)) x) "
+			"UNION ALL "
+			"SELECT w.c, NULL, NULL, NULL, NULL, s.net, 0, NULL, NULL, NULL, NULL, NULL FROM w "
+			"CROSS JOIN LATERAL (SELECT coalesce(sum(total - refunded), 0)::bigint net "
+			"     FROM orders WHERE customer_id = w.c AND paid_at > w.lo AND paid_at <= w.hi "
+			"     AND (customer_id, order_id) NOT IN (SELECT c, o FROM k)) s "
+			"WHERE w.lo < w.hi "
+			"ORDER BY 1, 5 NULLS FIRST, 2",
+			NA, params, NULL, NULL, 0, errstr, errstr_size);
+	ly_st_arrs_free(a, NA);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < nd->window_len; i++)
+	for (size_t i = 0; i < nd->window_len; i++) {
 		nd->window[i].state->orders_partial = 0;
+		nd->window[i].state->window_base = 0;
+	}
+	/* The result has each order once; only orders already in a state
+	 * (an earlier load) need looking for. */
+	ly_customer_state_t *last = NULL;
+	size_t before = 0;
 	for (int r = 0; r < PQntuples(res) && !rc; r++) {
 		ly_customer_state_t *cs = state_of(m, PQgetvalue(res, r, 0));
 		const char *order_id = PQgetvalue(res, r, 1);
 		int seen = 0;
 		if (!cs)
 			continue;
-		for (size_t k = 0; k < cs->orders_len && !seen; k++)
+		if (cs != last) {
+			last = cs;
+			before = cs->orders_len;
+		}
+		if (PQgetisnull(res, r, 1)) {
+			cs->window_base = atoll(PQgetvalue(res, r, 5));
+			continue;
+		}
+		for (size_t k = 0; k < before && !seen; k++)
 			seen = strcmp(cs->orders[k].order_id, order_id) == 0;
 		if (seen)
 			continue;

@@ -139,7 +139,19 @@ int ly_store_pipeline_begin(ly_store_t *s, char *errstr, size_t errstr_size)
 	if (!PQenterPipelineMode(s->conn))
 		return ly_st_result_error(s, NULL, "postgres: pipeline", errstr, errstr_size);
 	s->pipeline = 1;
+	s->synced = 0;
 	s->pending = 0;
+	return 0;
+}
+
+int ly_store_pipeline_flush(ly_store_t *s, char *errstr, size_t errstr_size)
+{
+	LY_ASSERT(s->pipeline && !s->synced);
+	if (!PQpipelineSync(s->conn)) {
+		s->pending = 0;
+		return ly_st_result_error(s, NULL, "postgres: pipeline", errstr, errstr_size);
+	}
+	s->synced = 1;
 	return 0;
 }
 
@@ -148,7 +160,7 @@ int ly_store_pipeline_end(ly_store_t *s, char *errstr, size_t errstr_size)
 	if (!s->pipeline)
 		return 0;
 	int rc = 0;
-	if (!PQpipelineSync(s->conn)) {
+	if (!s->synced && !PQpipelineSync(s->conn)) {
 		rc = ly_st_result_error(s, NULL, "postgres: pipeline", errstr, errstr_size);
 		s->pending = 0;
 	} else {
@@ -164,7 +176,7 @@ int ly_store_pipeline_end(ly_store_t *s, char *errstr, size_t errstr_size)
 	}
 	if (!PQexitPipelineMode(s->conn) && rc == 0)
 		rc = ly_st_result_error(s, NULL, "postgres: pipeline", errstr, errstr_size);
-	s->pipeline = 0;
+	s->pipeline = s->synced = 0;
 	return rc;
 }
 
@@ -183,7 +195,7 @@ static int connect_and_prepare(ly_store_t *s, char *errstr, size_t errstr_size)
 {
 	const char *keys[] = {"dbname", "fallback_application_name", NULL};
 	const char *values[] = {s->conninfo, "loyaltyd", NULL};
-	s->pipeline = 0;
+	s->pipeline = s->synced = 0;
 	s->pending = 0;
 	s->conn = PQconnectdbParams(keys, values, 1);
 	if (!s->conn) {
@@ -504,14 +516,18 @@ int ly_store_begin(ly_store_t *s, char *errstr, size_t errstr_size)
 	 * after; so for these transactions it has no hash or merge join,
 	 * and no bitmap scan (a plain index scan also marks the entries of
 	 * dead rows it meets, which the outbox's queue index needs). Nor
-	 * parallel workers, which cost more than they bring to a lookup.
+	 * parallel workers, which cost more than they bring to a lookup, nor
+	 * JIT compilation: the estimates for unnest'ed arrays put a batch's
+	 * statements over jit_above_cost, and compiling them took 30-40 ms
+	 * a statement, longer than running them.
 	 */
 	return ly_st_exec_simple(s, "postgres: begin",
 			   "BEGIN ISOLATION LEVEL READ COMMITTED; "
 			   "SET LOCAL enable_hashjoin = off; "
 			   "SET LOCAL enable_mergejoin = off; "
 			   "SET LOCAL enable_bitmapscan = off; "
-			   "SET LOCAL max_parallel_workers_per_gather = 0",
+			   "SET LOCAL max_parallel_workers_per_gather = 0; "
+			   "SET LOCAL jit = off",
 			   errstr, errstr_size);
 }
 

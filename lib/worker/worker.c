@@ -39,6 +39,24 @@
 #define BACKOFF_MAX_MS 5000
 #define RERUN 1 /* apply_batch_once: roll back and run again at once */
 
+/* ---- one batch ---- */
+
+typedef struct decoded {
+	ly_store_event_t *events; /* the good ones, in batch order */
+	size_t events_len;
+	size_t *event_msg; /* index of each event's message */
+	ly_store_outbox_row_t *dead; /* rejected at decoding */
+	const char **dead_reason;    /* each one's reject code */
+	size_t dead_len;
+	/* events whose follow-ups failed: the batch reruns without them, and
+	 * they are dead-lettered with why */
+	unsigned char *skip;
+	char **skip_why;
+	/* customers whose every order the batch loads, after an event of
+	 * theirs fell outside the window loaded (batch arena; NULL: none) */
+	ly_map_t *whole_window;
+} decoded_t;
+
 struct ly_worker {
 	const ly_config_t *cfg;
 	const ly_program_t *program;
@@ -57,6 +75,15 @@ struct ly_worker {
 	ly_arena_t *batch_arena; /* decoded events, reset per batch */
 	ly_arena_t *tx_arena;    /* effects, reset per attempt */
 	ly_msg_batch_t batch;
+	/* The next batch, read (and decoded when full) while PostgreSQL runs
+	 * the writes of the one in hand; its events in ahead_arena. */
+	ly_msg_batch_t ahead;
+	ly_arena_t *ahead_arena;
+	decoded_t ahead_d;
+	int ahead_decoded;
+	/* the batch's connection is between the writes and their answers:
+	 * an assignment's offsets are read on a connection of their own */
+	int in_flight;
 	ly_worker_stats_t stats;
 	/* Budgets and the codes' key, for the engine. budget_spent and
 	 * budget_changed are program->rules_len long when a rule has a budget,
@@ -79,10 +106,23 @@ static int lookup_offsets(void *opaque, rd_kafka_topic_partition_list_t *parts)
 	char errstr[512];
 	int32_t *ids = calloc((size_t)parts->cnt + 1, sizeof(*ids));
 	int64_t *next = calloc((size_t)parts->cnt + 1, sizeof(*next));
+	ly_store_t *store = w->store, *own = NULL;
 	int rc = 0;
 	if (!ids || !next) {
 		rc = LY_ENOMEM;
 		goto out;
+	}
+	/* A rebalance while reading ahead: the batch's connection waits for
+	 * its writes' answers, so the offsets come from a connection of
+	 * their own (a lookup that fails leaves the partitions paused). */
+	if (w->in_flight) {
+		rc = ly_store_open(&own, w->cfg->postgres_conninfo, w->cfg->postgres_schema,
+				   errstr, sizeof(errstr));
+		if (rc) {
+			ly_log(LY_LOG_WARN, "worker", "%s", errstr);
+			goto out;
+		}
+		store = own;
 	}
 	/* One query per topic. */
 	for (int i = 0; i < parts->cnt && !rc; i++) {
@@ -96,9 +136,9 @@ static int lookup_offsets(void *opaque, rd_kafka_topic_partition_list_t *parts)
 		for (int j = i; j < parts->cnt; j++)
 			if (strcmp(parts->elems[j].topic, topic) == 0)
 				ids[n++] = parts->elems[j].partition;
-		rc = ly_store_load_offsets(w->store, w->cfg->kafka_group_id, topic, ids,
+		rc = ly_store_load_offsets(store, w->cfg->kafka_group_id, topic, ids,
 					   n, next, errstr, sizeof(errstr));
-		if (rc == LY_ERETRY)
+		if (rc == LY_ERETRY && !own)
 			postgres_reached(w, ly_store_reconnect(w->store, errstr,
 							       sizeof(errstr)) == 0);
 		if (rc) {
@@ -113,6 +153,7 @@ static int lookup_offsets(void *opaque, rd_kafka_topic_partition_list_t *parts)
 			}
 	}
 out:
+	ly_store_close(own);
 	free(ids);
 	free(next);
 	return rc;
@@ -203,23 +244,10 @@ static int dead_letter_row(ly_store_outbox_row_t *row, const ly_config_t *cfg,
 
 /* ---- one batch ---- */
 
-typedef struct decoded {
-	ly_store_event_t *events; /* the good ones, in batch order */
-	size_t events_len;
-	size_t *event_msg; /* index of each event's message */
-	ly_store_outbox_row_t *dead; /* rejected at decoding */
-	const char **dead_reason;    /* each one's reject code */
-	size_t dead_len;
-	/* events whose follow-ups failed: the batch reruns without them, and
-	 * they are dead-lettered with why */
-	unsigned char *skip;
-	char **skip_why;
-} decoded_t;
-
-static int decode_batch(ly_worker_t *w, decoded_t *d)
+static int decode_batch(ly_worker_t *w, const ly_msg_batch_t *b, ly_arena_t *arena,
+			decoded_t *d)
 {
-	ly_arena_t *arena = w->batch_arena;
-	size_t n = w->batch.len;
+	size_t n = b->len;
 	d->events = ly_arena_alloc(arena, (n + 1) * sizeof(*d->events));
 	d->event_msg = ly_arena_alloc(arena, (n + 1) * sizeof(*d->event_msg));
 	d->dead = ly_arena_alloc(arena, (n + 1) * sizeof(*d->dead));
@@ -227,11 +255,12 @@ static int decode_batch(ly_worker_t *w, decoded_t *d)
 	d->skip = ly_arena_alloc(arena, n + 1);
 	d->skip_why = ly_arena_alloc(arena, (n + 1) * sizeof(*d->skip_why));
 	d->events_len = d->dead_len = 0;
+	d->whole_window = NULL;
 	if (!d->events || !d->event_msg || !d->dead || !d->dead_reason || !d->skip ||
 	    !d->skip_why)
 		return LY_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		const rd_kafka_message_t *m = w->batch.msgs[i];
+		const rd_kafka_message_t *m = b->msgs[i];
 		ly_header_t *hs;
 		size_t hn;
 		char errstr[512];
@@ -422,14 +451,17 @@ static int load_needs(ly_worker_t *w, const decoded_t *d, ly_map_t *bycustomer,
 	const size_t n = d->events_len;
 	ly_store_needs_t nd = {0};
 	unsigned char *lots = ly_arena_alloc(arena, nstates + 1);
-	int64_t *window = ly_arena_alloc(arena, (nstates + 1) * sizeof(*window));
+	unsigned char *window = ly_arena_alloc(arena, nstates + 1);
+	/* the customers' first and last event times */
+	int64_t *first = ly_arena_alloc(arena, (nstates + 1) * sizeof(*first));
+	int64_t *last = ly_arena_alloc(arena, (nstates + 1) * sizeof(*last));
 	nd.lots = ly_arena_alloc(arena, (nstates + 1) * sizeof(*nd.lots));
 	nd.window = ly_arena_alloc(arena, (nstates + 1) * sizeof(*nd.window));
 	nd.orders = ly_arena_alloc(arena, (n + 1) * sizeof(*nd.orders));
 	nd.held = ly_arena_alloc(arena, (n + 1) * sizeof(*nd.held));
 	nd.requests = ly_arena_alloc(arena, (n + 1) * sizeof(*nd.requests));
-	if (!lots || !window || !nd.lots || !nd.window || !nd.orders || !nd.held ||
-	    !nd.requests)
+	if (!lots || !window || !first || !last || !nd.lots || !nd.window || !nd.orders ||
+	    !nd.held || !nd.requests)
 		return LY_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const ly_event_t *ev = d->events[i].ev;
@@ -459,18 +491,41 @@ static int load_needs(ly_worker_t *w, const decoded_t *d, ly_map_t *bycustomer,
 		default:
 			break;
 		}
-		if (w->window_always || (program->tiers_len && ev->type == LY_EV_ORDER_PAID)) {
-			int64_t from = ev->time_us - program->tier_window_days * LY_US_PER_DAY;
-			if (window[si] == 0 || from < window[si])
-				window[si] = from;
-		}
+		/* an order may lift the tier, unless it is the top one (only the
+		 * scheduler lowers a tier) */
+		if (w->window_always ||
+		    (ev->type == LY_EV_ORDER_PAID && st->tier + 1 < program->tiers_len))
+			window[si] = 1;
+		if (first[si] == 0 || ev->time_us < first[si])
+			first[si] = ev->time_us;
+		if (last[si] == 0 || ev->time_us > last[si])
+			last[si] = ev->time_us;
 	}
+	/*
+	 * A customer's window is read for every event of theirs, from the
+	 * first to the last. The orders paid inside all of those windows come
+	 * summed; a customer an event of another time reached (a held refund)
+	 * gets every order, on the batch's next run.
+	 */
+	const int64_t span = program->tier_window_days * LY_US_PER_DAY;
 	for (size_t i = 0; i < nstates; i++) {
-		states[i].lots_partial = states[i].orders_partial = 1;
+		ly_customer_state_t *st = &states[i];
+		st->lots_partial = st->orders_partial = 1;
 		if (lots[i])
-			nd.lots[nd.lots_len++] = &states[i];
-		if (window[i])
-			need(nd.window, &nd.window_len, &states[i], NULL, window[i]);
+			nd.lots[nd.lots_len++] = st;
+		if (!window[i])
+			continue;
+		ly_store_key_t *k = &nd.window[nd.window_len++];
+		*k = (ly_store_key_t){st, NULL, first[i] - span, 0, 0};
+		if (d->whole_window && ly_map_get(d->whole_window, st->customer_id,
+						  strlen(st->customer_id))) {
+			k->t_us = 0; /* every order */
+			continue;
+		}
+		k->lo_us = last[i] - span;
+		k->hi_us = first[i];
+		st->window_from_us = first[i];
+		st->window_to_us = last[i];
 	}
 	int rc = ly_store_load_lifecycle(w->store, states, nstates, &nd, arena, errstr,
 					 errstr_size);
@@ -485,6 +540,25 @@ static int load_needs(ly_worker_t *w, const decoded_t *d, ly_map_t *bycustomer,
 	return more.lots_len ? ly_store_load_lifecycle(w->store, states, nstates, &more,
 						       arena, errstr, errstr_size)
 			     : 0;
+}
+
+/*
+ * While PostgreSQL runs the batch's writes, the next batch: what librdkafka
+ * already holds, decoded when it fills a batch. Once per batch; the loop
+ * tops up a short one with the usual wait.
+ */
+static void read_ahead(ly_worker_t *w)
+{
+	const size_t max = (size_t)w->cfg->batch_max_events;
+	if (w->ahead.len)
+		return;
+	w->in_flight = 1;
+	int rc = ly_consumer_read_ahead(w->consumer, &w->ahead, max);
+	w->in_flight = 0;
+	if (rc || w->ahead.len < max)
+		return;
+	ly_arena_reset(w->ahead_arena);
+	w->ahead_decoded = decode_batch(w, &w->ahead, w->ahead_arena, &w->ahead_d) == 0;
 }
 
 /*
@@ -625,6 +699,29 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 		if (rc)
 			return rc;
 	}
+	/* an event the window loaded could not count: again, with it whole */
+	int again = 0;
+	for (size_t i = 0; i < uniq; i++) {
+		if (!states[i].window_short)
+			continue;
+		if (!d->whole_window) {
+			d->whole_window = ly_arena_alloc(w->batch_arena, sizeof(*d->whole_window));
+			if (!d->whole_window ||
+			    ly_map_init(d->whole_window, w->batch_arena, n + 1))
+				return LY_ENOMEM;
+		}
+		int found;
+		void **slot = ly_map_put(d->whole_window, states[i].customer_id,
+					 strlen(states[i].customer_id), &found);
+		LY_ASSERT(slot && !found);
+		*slot = &states[i]; /* any value but NULL */
+		snprintf(errstr, errstr_size,
+			 "customer %s: an event outside the tier window loaded; loading it whole",
+			 states[i].customer_id);
+		again = 1;
+	}
+	if (again)
+		return RERUN;
 	/* a refund held and applied in this batch was never stored */
 	size_t kept = 0;
 	for (size_t k = 0; k < held_len; k++) {
@@ -705,7 +802,11 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 	rc = ly_store_write_offsets(w->store, w->cfg->kafka_group_id, offs, noffs,
 				    arena, errstr, errstr_size);
 	if (!rc)
+		rc = ly_store_pipeline_flush(w->store, errstr, errstr_size);
+	if (!rc) {
+		read_ahead(w);
 		rc = ly_store_pipeline_end(w->store, errstr, errstr_size);
+	}
 	if (rc)
 		return rc;
 	rc = ly_store_commit(w->store, errstr, errstr_size);
@@ -738,6 +839,9 @@ static void resync_partitions(ly_worker_t *w)
 		if (!rd_kafka_topic_partition_list_find(list, topic, m->partition))
 			rd_kafka_topic_partition_list_add(list, topic, m->partition);
 	}
+	/* what was read ahead from them is read again from there */
+	ly_msg_batch_drop(&w->ahead, list);
+	w->ahead_decoded = 0;
 	if (lookup_offsets(w, list) == 0) {
 		for (int i = 0; i < list->cnt; i++) {
 			rd_kafka_topic_partition_t *p = &list->elems[i];
@@ -754,20 +858,17 @@ static void resync_partitions(ly_worker_t *w)
 	rd_kafka_topic_partition_list_destroy(list);
 }
 
-static int process_batch(ly_worker_t *w, volatile int *stop)
+/* Applies w->batch, decoded into d, until it commits or cannot. */
+static int process_batch(ly_worker_t *w, decoded_t *d, volatile int *stop)
 {
-	decoded_t d;
 	char errstr[1024];
 	int backoff_ms = BACKOFF_MIN_MS;
-	ly_arena_reset(w->batch_arena);
-	int rc = decode_batch(w, &d);
-	if (rc)
-		return rc;
+	int rc;
 	int64_t t0 = ly_time_mono_ms();
 	for (;;) {
 		ly_arena_reset(w->tx_arena);
 		progressed(w); /* retrying is going round too: /readyz tells why */
-		rc = apply_batch_once(w, &d, errstr, sizeof(errstr));
+		rc = apply_batch_once(w, d, errstr, sizeof(errstr));
 		if (rc == 0) {
 			int64_t ms = ly_time_mono_ms() - t0;
 			postgres_reached(w, 1);
@@ -778,7 +879,7 @@ static int process_batch(ly_worker_t *w, volatile int *stop)
 		}
 		ly_store_rollback(w->store);
 		if (rc == RERUN) {
-			ly_log(LY_LOG_WARN, "worker", "batch runs again: %s", errstr);
+			ly_log(LY_LOG_INFO, "worker", "batch runs again: %s", errstr);
 			continue;
 		}
 		if (rc == LY_ECONFLICT) {
@@ -1020,8 +1121,9 @@ int ly_worker_new(ly_worker_t **out, const ly_config_t *cfg,
 		return rc;
 	}
 	w->batch_arena = ly_arena_new(1 << 20);
+	w->ahead_arena = ly_arena_new(1 << 20);
 	w->tx_arena = ly_arena_new(1 << 20);
-	if (!w->batch_arena || !w->tx_arena) {
+	if (!w->batch_arena || !w->ahead_arena || !w->tx_arena) {
 		snprintf(errstr, errstr_size, "out of memory");
 		goto fail;
 	}
@@ -1124,6 +1226,25 @@ static void stop_relay(ly_worker_t *w)
 	w->relay = NULL;
 }
 
+/* Makes the batch read ahead the one in hand (w->batch is empty); returns
+ * 1 when it comes decoded, into d. */
+static int take_ahead(ly_worker_t *w, decoded_t *d)
+{
+	LY_ASSERT(w->batch.len == 0);
+	if (w->ahead.len == 0)
+		return 0;
+	ly_msg_batch_t b = w->batch;
+	w->batch = w->ahead;
+	w->ahead = b;
+	ly_arena_t *a = w->batch_arena;
+	w->batch_arena = w->ahead_arena;
+	w->ahead_arena = a;
+	const int decoded = w->ahead_decoded;
+	*d = w->ahead_d;
+	w->ahead_decoded = 0;
+	return decoded;
+}
+
 int ly_worker_run(ly_worker_t *w, volatile int *stop, volatile int *reload_asked)
 {
 	int rc = 0;
@@ -1133,14 +1254,26 @@ int ly_worker_run(ly_worker_t *w, volatile int *stop, volatile int *reload_asked
 			*reload_asked = 0;
 			reload(w);
 		}
+		/* the batch read ahead, if any, topped up */
+		decoded_t d;
+		int decoded = take_ahead(w, &d);
+		const size_t had = w->batch.len;
+		const uint64_t rebalances = ly_consumer_rebalances(w->consumer);
 		rc = ly_consumer_poll_batch(w->consumer, &w->batch,
 					    (size_t)w->cfg->batch_max_events,
 					    (int)w->cfg->batch_max_wait_ms, IDLE_POLL_MS, stop);
 		if (rc)
 			break;
+		decoded = decoded && w->batch.len == had &&
+			  ly_consumer_rebalances(w->consumer) == rebalances;
 		retry_pending(w);
 		if (w->batch.len) {
-			rc = process_batch(w, stop);
+			if (!decoded) {
+				ly_arena_reset(w->batch_arena);
+				rc = decode_batch(w, &w->batch, w->batch_arena, &d);
+			}
+			if (!rc)
+				rc = process_batch(w, &d, stop);
 			ly_msg_batch_clear(&w->batch);
 			if (rc)
 				break;
@@ -1156,15 +1289,18 @@ void ly_worker_destroy(ly_worker_t *w)
 {
 	if (!w)
 		return;
+	/* messages go back before their consumer closes */
+	ly_msg_batch_free(&w->batch);
+	ly_msg_batch_free(&w->ahead);
 	ly_consumer_destroy(w->consumer);
 	stop_relay(w);
 	if (w->producer) {
 		rd_kafka_flush(w->producer, FLUSH_MS);
 		rd_kafka_destroy(w->producer);
 	}
-	ly_msg_batch_free(&w->batch);
 	ly_store_close(w->store);
 	ly_arena_destroy(w->batch_arena);
+	ly_arena_destroy(w->ahead_arena);
 	ly_arena_destroy(w->tx_arena);
 	free(w->shared.budget_spent);
 	free(w->shared.budget_changed);

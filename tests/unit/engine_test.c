@@ -1456,6 +1456,46 @@ static void test_tier_multiplier(void **state)
 	assert_string_equal(out.postings[0].reason, "floor(125099/100)*1*1");
 }
 
+/* The window's orders may come summed: the sum counts with the orders
+ * loaded one by one, for the instants it was made for; an event at
+ * another instant is flagged for a whole load instead of miscounted. */
+static void test_tier_window_summed(void **state)
+{
+	fixture_t *f = *state;
+	load(f, HEAD TIERS "rules:\n"
+		     "  - {id: base, on: order.paid, earn: {per: 100, points: 1, of: order.total, tier_multiplier: true, pending: false}}\n"
+		     "  - {id: seen, on: review.submitted, if: customer.window_spend == 2100000, earn: {points: 3}}\n");
+	/* one order near the window's start, loaded whole: it leaves the
+	 * window of a later instant */
+	ly_order_t old = {.order_id = "o-old", .paid_at_us = EVENT_TIME_US - 365 * DAY_US + DAY_US,
+			  .total = 300000, .refunded = 100000};
+	ly_customer_state_t cs = {.customer_id = "c-1", .tier = 0,
+				  .orders = &old, .orders_len = 1, .orders_cap = 1,
+				  .window_base = 1700000,
+				  .window_from_us = EVENT_TIME_US,
+				  .window_to_us = EVENT_TIME_US + DAY_US};
+	ly_event_t ev = order_paid(200000);
+	ly_effects_t out = apply_ok(f, &cs, &ev);
+	/* 1,700,000 summed + 200,000 net of o-old + 200,000 now */
+	assert_int_equal(cs.window_spend, 2100000);
+	assert_int_equal(cs.tier, 2);
+	assert_false(cs.window_short);
+	assert_int_equal(out.postings[0].delta_available, 2000);
+
+	/* a day on, o-old has left the window: the sum and the new order */
+	ly_event_t rv = review_submitted();
+	rv.time_us = EVENT_TIME_US + DAY_US;
+	out = apply_ok(f, &cs, &rv);
+	assert_int_equal(cs.window_spend, 1900000);
+	assert_int_equal(out.postings_len, 0);
+	assert_false(cs.window_short);
+
+	/* an instant the sum was not made for */
+	rv.time_us = EVENT_TIME_US - 1;
+	apply_ok(f, &cs, &rv);
+	assert_true(cs.window_short);
+}
+
 /* An order lifts the tier its window spend reaches at once; the change is
  * a trigger whose rules see the new tier. */
 static void test_tier_upgrade_trigger(void **state)
@@ -2175,6 +2215,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_limit_loaded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tier_multiplier, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tier_window_summed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tier_upgrade_trigger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_issue_and_offer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_customer_fields, setup, teardown),
