@@ -45,7 +45,12 @@ int ly_outbox_headers_decode(const void *blob, size_t blob_len,
 {
 	const unsigned char *p = blob;
 	size_t pos = 0, n = 0;
-	ly_header_t *hs = ly_arena_alloc(arena, LY_OUTBOX_HEADERS_MAX * sizeof(*hs));
+	/* room for as many as the blob can hold (8 bytes each at least), not
+	 * for the most a message may have: the relay decodes every row's */
+	size_t most = blob_len / 8;
+	ly_header_t *hs = ly_arena_alloc(
+		arena, (most < LY_OUTBOX_HEADERS_MAX ? most + 1 : LY_OUTBOX_HEADERS_MAX) *
+			       sizeof(*hs));
 	if (!hs)
 		return LY_ENOMEM;
 	while (pos < blob_len) {
