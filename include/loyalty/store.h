@@ -245,9 +245,9 @@ typedef struct ly_store_key {
 typedef struct ly_store_needs {
 	ly_customer_state_t **lots; /* every open lot (lots_partial cleared) */
 	size_t lots_len;
-	/* the orders paid after t_us, 0 for all (orders_partial cleared); those paid in
-	 * (lo_us, hi_us], when lo_us < hi_us, are summed into the state's
-	 * window_base instead, except the ones orders names */
+	/* the orders paid after t_us, 0 for all (orders_partial cleared);
+	 * those paid in (lo_us, hi_us], when lo_us < hi_us, are summed into
+	 * the state's window_base instead, except the ones orders names */
 	ly_store_key_t *window;
 	size_t window_len;
 	ly_store_key_t *orders; /* the order with id key */

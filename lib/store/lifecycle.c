@@ -242,9 +242,9 @@ static int load_lots(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
 
 /*
  * The orders the needs name, and those of each window key paid after its
- * t_us (0: every one); the ones paid in the key's (lo_us, hi_us] come back summed, as one
- * row per customer with no order id, so a customer with years of orders
- * costs one sum instead of every order (docs/design.md).
+ * t_us (0: every one); the ones paid in the key's (lo_us, hi_us] come back
+ * summed, as one row per customer with no order id, so a customer with
+ * years of orders costs one sum instead of every order (docs/design.md).
  */
 static int load_orders(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
 		       ly_arena_t *arena, char *errstr, size_t errstr_size)
