@@ -129,10 +129,11 @@ int ly_store_begin(ly_store_t *store, char *errstr, size_t errstr_size);
  */
 int ly_store_pipeline_begin(ly_store_t *store, char *errstr, size_t errstr_size);
 int ly_store_pipeline_end(ly_store_t *store, char *errstr, size_t errstr_size);
-/* Sends what the pipeline holds and marks its end, so the server goes on
- * while the caller does other work; nothing may be sent after it, and
- * ly_store_pipeline_end then only waits for the answers. */
-int ly_store_pipeline_flush(ly_store_t *store, char *errstr, size_t errstr_size);
+/* Ends the transaction: sends COMMIT after what the pipeline holds, and
+ * all of it to the server, which goes on while the caller does other
+ * work. Nothing may be sent after it; ly_store_pipeline_end then waits for
+ * the answers, the commit's last: 0 when the transaction committed. */
+int ly_store_pipeline_commit(ly_store_t *store, char *errstr, size_t errstr_size);
 /* Records each event's id; marks the ones seen before as duplicate. */
 int ly_store_claim_events(ly_store_t *store, ly_store_event_t *events,
 			  size_t events_len, ly_arena_t *arena, char *errstr,

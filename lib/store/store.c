@@ -52,11 +52,12 @@ int ly_st_result_error(ly_store_t *s, PGresult *r, const char *what,
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	int transient = sqlstate_is_transient(state) ||
 			PQstatus(s->conn) != CONNECTION_OK;
+	int conflict = state && strcmp(state, "LY409") == 0; /* 0006_offsets_conflict */
 	set_pg_error(errstr, errstr_size, what,
 		     r && PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r)
 						     : PQerrorMessage(s->conn));
 	PQclear(r);
-	return transient ? LY_ERETRY : LY_EIO;
+	return conflict ? LY_ECONFLICT : transient ? LY_ERETRY : LY_EIO;
 }
 
 static int result_ok(PGresult *r)
@@ -144,9 +145,13 @@ int ly_store_pipeline_begin(ly_store_t *s, char *errstr, size_t errstr_size)
 	return 0;
 }
 
-int ly_store_pipeline_flush(ly_store_t *s, char *errstr, size_t errstr_size)
+int ly_store_pipeline_commit(ly_store_t *s, char *errstr, size_t errstr_size)
 {
 	LY_ASSERT(s->pipeline && !s->synced);
+	int rc = ly_st_exec_params(s, NULL, "postgres: commit", "COMMIT", 0, NULL, NULL,
+				   NULL, 0, errstr, errstr_size);
+	if (rc)
+		return rc;
 	if (!PQpipelineSync(s->conn)) {
 		s->pending = 0;
 		return ly_st_result_error(s, NULL, "postgres: pipeline", errstr, errstr_size);
@@ -1248,9 +1253,9 @@ int ly_store_write_offsets(ly_store_t *s, const char *group,
 {
 	(void)arena;
 	pg_array_t upd[4] = {{{0}}}, ins[3] = {{{0}}};
-	const char *uparams[5] = {group}, *iparams[4] = {group};
+	const char *uparams[6] = {group}, *iparams[5] = {group};
+	char nupd_s[24], nins_s[24];
 	size_t nupd = 0, nins = 0;
-	PGresult *res = NULL;
 	int rc = 0;
 	for (size_t i = 0; i < offsets_len; i++) {
 		const ly_store_offset_t *o = &offsets[i];
@@ -1267,53 +1272,43 @@ int ly_store_write_offsets(ly_store_t *s, const char *group,
 			nupd++;
 		}
 	}
+	snprintf(nupd_s, sizeof(nupd_s), "%zu", nupd);
+	snprintf(nins_s, sizeof(nins_s), "%zu", nins);
+	uparams[5] = nupd_s;
+	iparams[4] = nins_s;
 	if (nupd) {
 		rc = ly_st_arrs_end(upd, 4, uparams + 1, errstr, errstr_size);
 		if (rc)
 			goto out;
-		rc = ly_st_exec_params(s, &res, "postgres: write offsets",
-				 "UPDATE consumer_offsets o SET next_offset = u.nx, "
+		/* the count is checked in the server: the answer may be read
+		 * after COMMIT was sent (0006_offsets_conflict.sql) */
+		rc = ly_st_exec_params(s, NULL, "postgres: write offsets",
+				 "WITH m AS (UPDATE consumer_offsets o SET next_offset = u.nx, "
 				 "updated_at = now() "
 				 "FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) "
 				 "AS u(t, p, ex, nx) "
 				 "WHERE o.group_id = $1 AND o.topic = u.t AND o.partition = u.p "
-				 "AND o.next_offset = u.ex",
-				 5, uparams, NULL, NULL, 0, errstr, errstr_size);
+				 "AND o.next_offset = u.ex RETURNING 1) "
+				 "SELECT CASE WHEN count(*) = $6 THEN true "
+				 "ELSE offsets_conflict(count(*), $6) END FROM m",
+				 6, uparams, NULL, NULL, 0, errstr, errstr_size);
 		if (rc)
 			goto out;
-		if ((size_t)atoll(PQcmdTuples(res)) != nupd) {
-			snprintf(errstr, errstr_size,
-				 "offsets moved under us (%s of %zu partitions matched): "
-				 "another worker owns them now",
-				 PQcmdTuples(res), nupd);
-			rc = LY_ECONFLICT;
-			goto out;
-		}
-		PQclear(res);
-		res = NULL;
 	}
 	if (nins) {
 		rc = ly_st_arrs_end(ins, 3, iparams + 1, errstr, errstr_size);
 		if (rc)
 			goto out;
-		rc = ly_st_exec_params(s, &res, "postgres: write offsets",
-				 "INSERT INTO consumer_offsets (group_id, topic, partition, "
-				 "next_offset) "
+		rc = ly_st_exec_params(s, NULL, "postgres: write offsets",
+				 "WITH m AS (INSERT INTO consumer_offsets (group_id, topic, "
+				 "partition, next_offset) "
 				 "SELECT $1, t, p, nx FROM unnest($2::text[], $3::int[], "
-				 "$4::bigint[]) AS u(t, p, nx) ON CONFLICT DO NOTHING",
-				 4, iparams, NULL, NULL, 0, errstr, errstr_size);
-		if (rc)
-			goto out;
-		if ((size_t)atoll(PQcmdTuples(res)) != nins) {
-			snprintf(errstr, errstr_size,
-				 "offsets appeared under us (%s of %zu partitions new): "
-				 "another worker owns them now",
-				 PQcmdTuples(res), nins);
-			rc = LY_ECONFLICT;
-		}
+				 "$4::bigint[]) AS u(t, p, nx) ON CONFLICT DO NOTHING RETURNING 1) "
+				 "SELECT CASE WHEN count(*) = $5 THEN true "
+				 "ELSE offsets_conflict(count(*), $5) END FROM m",
+				 5, iparams, NULL, NULL, 0, errstr, errstr_size);
 	}
 out:
-	PQclear(res);
 	ly_st_arrs_free(upd, 4);
 	ly_st_arrs_free(ins, 3);
 	return rc;

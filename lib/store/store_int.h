@@ -18,7 +18,7 @@ struct ly_store {
 	char *conninfo;
 	char *schema;
 	int pipeline; /* in libpq's pipeline mode (ly_store_pipeline_begin) */
-	int synced;   /* its end sent (ly_store_pipeline_flush) */
+	int synced;   /* its end sent (ly_store_pipeline_commit) */
 	size_t pending;
 	const char *pending_what[LY_ST_PENDING_MAX];
 };

@@ -37,7 +37,8 @@
 #define IDLE_POLL_MS 1000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
-#define RERUN 1 /* apply_batch_once: roll back and run again at once */
+#define RERUN 1 /* finish_batch: roll back and run again at once */
+#define REQUEUED 2 /* process_batch: the batch before failed and goes first */
 
 /* ---- one batch ---- */
 
@@ -57,6 +58,41 @@ typedef struct decoded {
 	ly_map_t *whole_window;
 } decoded_t;
 
+/* A metric's increment, kept until its batch commits. */
+typedef struct tally_add {
+	ly_metric_t m;
+	const char *label, *label2;
+	double n;
+} tally_add_t;
+
+/* What a batch adds to the statistics and the metrics once committed. */
+typedef struct tally {
+	tally_add_t *adds;
+	size_t adds_len;
+	ly_worker_stats_t stats; /* the counts it adds */
+} tally_t;
+
+/*
+ * The batch whose writes and COMMIT are sent and whose answers are still
+ * due (docs/design.md, "Two batches in flight"), with what it needs once
+ * they come: its offsets and its tally; or, should it fail, what it takes
+ * to run it again (its messages, events and connection).
+ */
+typedef struct flight {
+	int active;
+	ly_store_t *store; /* its connection; the next batch's is w->store */
+	ly_msg_batch_t batch;
+	ly_arena_t *arena; /* its decoded events and all below */
+	decoded_t d;
+	ly_map_t customers; /* locked by it: the next batch loads them after */
+	ly_store_offset_t *offs;
+	size_t noffs;
+	tally_t tally;
+	int64_t t0; /* monotonic ms, when the batch was first tried */
+	int rc;     /* once landed: 0 or the store's code, with errstr */
+	char errstr[1024];
+} flight_t;
+
 struct ly_worker {
 	const ly_config_t *cfg;
 	const ly_program_t *program;
@@ -74,16 +110,16 @@ struct ly_worker {
 	ly_relay_t *relay; /* the outbox relay's thread */
 	ly_arena_t *batch_arena; /* decoded events, reset per batch */
 	ly_arena_t *tx_arena;    /* effects, reset per attempt */
-	ly_msg_batch_t batch;
-	/* The next batch, read (and decoded when full) while PostgreSQL runs
-	 * the writes of the one in hand; its events in ahead_arena. */
+	ly_msg_batch_t batch;    /* the batch in hand, decoded into d */
+	decoded_t d;
+	int decoded;
+	flight_t flight;
+	/* A batch that waits while the one before it, which failed in
+	 * flight, runs again; its events in ahead_arena. */
 	ly_msg_batch_t ahead;
 	ly_arena_t *ahead_arena;
 	decoded_t ahead_d;
 	int ahead_decoded;
-	/* the batch's connection is between the writes and their answers:
-	 * an assignment's offsets are read on a connection of their own */
-	int in_flight;
 	ly_worker_stats_t stats;
 	/* Budgets and the codes' key, for the engine. budget_spent and
 	 * budget_changed are program->rules_len long when a rule has a budget,
@@ -106,23 +142,12 @@ static int lookup_offsets(void *opaque, rd_kafka_topic_partition_list_t *parts)
 	char errstr[512];
 	int32_t *ids = calloc((size_t)parts->cnt + 1, sizeof(*ids));
 	int64_t *next = calloc((size_t)parts->cnt + 1, sizeof(*next));
-	ly_store_t *store = w->store, *own = NULL;
 	int rc = 0;
+	/* (polls come between batches: w->store is in no transaction, and
+	 * a batch in flight landed when the rebalance began) */
 	if (!ids || !next) {
 		rc = LY_ENOMEM;
 		goto out;
-	}
-	/* A rebalance while reading ahead: the batch's connection waits for
-	 * its writes' answers, so the offsets come from a connection of
-	 * their own (a lookup that fails leaves the partitions paused). */
-	if (w->in_flight) {
-		rc = ly_store_open(&own, w->cfg->postgres_conninfo, w->cfg->postgres_schema,
-				   errstr, sizeof(errstr));
-		if (rc) {
-			ly_log(LY_LOG_WARN, "worker", "%s", errstr);
-			goto out;
-		}
-		store = own;
 	}
 	/* One query per topic. */
 	for (int i = 0; i < parts->cnt && !rc; i++) {
@@ -136,9 +161,9 @@ static int lookup_offsets(void *opaque, rd_kafka_topic_partition_list_t *parts)
 		for (int j = i; j < parts->cnt; j++)
 			if (strcmp(parts->elems[j].topic, topic) == 0)
 				ids[n++] = parts->elems[j].partition;
-		rc = ly_store_load_offsets(store, w->cfg->kafka_group_id, topic, ids,
+		rc = ly_store_load_offsets(w->store, w->cfg->kafka_group_id, topic, ids,
 					   n, next, errstr, sizeof(errstr));
-		if (rc == LY_ERETRY && !own)
+		if (rc == LY_ERETRY)
 			postgres_reached(w, ly_store_reconnect(w->store, errstr,
 							       sizeof(errstr)) == 0);
 		if (rc) {
@@ -153,7 +178,6 @@ static int lookup_offsets(void *opaque, rd_kafka_topic_partition_list_t *parts)
 			}
 	}
 out:
-	ly_store_close(own);
 	free(ids);
 	free(next);
 	return rc;
@@ -298,15 +322,26 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* The state of the event's customer when it is one of states[0, n),
+ * else NULL. */
+static ly_customer_state_t *state_in(const ly_map_t *bycustomer, const ly_event_t *ev,
+				     ly_customer_state_t *states, size_t n)
+{
+	ly_customer_state_t *st = ly_map_get(bycustomer, ev->customer_id,
+					     strlen(ev->customer_id));
+	LY_ASSERT(st);
+	return st >= states && st < states + n ? st : NULL;
+}
+
 /*
- * Loads the limit counts the batch's events may need: for each event, the
- * customer's count in the calendar period (program time) of the event's
- * time of every rule with a `limit` it or what it causes may fire, and of
- * the offer caps.
+ * Loads the limit counts the events of states' customers may need: for
+ * each event, the customer's count in the calendar period (program time)
+ * of the event's time of every rule with a `limit` it or what it causes
+ * may fire, and of the offer caps.
  */
 static int load_limits(ly_worker_t *w, const decoded_t *d,
-		       const ly_map_t *bycustomer, ly_arena_t *arena,
-		       char *errstr, size_t errstr_size)
+		       const ly_map_t *bycustomer, ly_customer_state_t *states,
+		       size_t nstates, ly_arena_t *arena, char *errstr, size_t errstr_size)
 {
 	const ly_program_t *program = w->program;
 	uint32_t *idx = ly_arena_alloc(arena, (program->rules_len + 2) * sizeof(*idx));
@@ -314,7 +349,8 @@ static int load_limits(ly_worker_t *w, const decoded_t *d,
 	if (!idx)
 		return LY_ENOMEM;
 	for (size_t i = 0; i < d->events_len; i++)
-		if (!d->events[i].duplicate)
+		if (!d->events[i].duplicate &&
+		    state_in(bycustomer, d->events[i].ev, states, nstates))
 			nkeys += ly_limit_indices(program, d->events[i].ev, idx);
 	if (nkeys == 0)
 		return 0;
@@ -326,9 +362,9 @@ static int load_limits(ly_worker_t *w, const decoded_t *d,
 		const ly_event_t *ev = d->events[i].ev;
 		if (d->events[i].duplicate)
 			continue;
-		ly_customer_state_t *st = ly_map_get(bycustomer, ev->customer_id,
-						     strlen(ev->customer_id));
-		LY_ASSERT(st);
+		ly_customer_state_t *st = state_in(bycustomer, ev, states, nstates);
+		if (!st)
+			continue;
 		const size_t n = ly_limit_indices(program, ev, idx);
 		for (size_t k = 0; k < n; k++) {
 			ly_store_limit_key_t *key = &keys[nkeys++];
@@ -349,36 +385,56 @@ typedef struct run {
 	double n;
 } run_t;
 
-static void run_add(ly_worker_t *w, run_t *r, const char *label)
+static void tally_put(tally_t *t, ly_metric_t m, const char *label, const char *label2,
+		      double n)
+{
+	t->adds[t->adds_len++] = (tally_add_t){m, label, label2, n};
+}
+
+static void run_add(tally_t *t, run_t *r, const char *label)
 {
 	if (r->label && strcmp(r->label, label) != 0) {
-		ly_metrics_add(w->metrics, r->m, r->label, NULL, r->n);
+		tally_put(t, r->m, r->label, NULL, r->n);
 		r->n = 0;
 	}
 	r->label = label;
 	r->n++;
 }
 
-static void run_flush(ly_worker_t *w, run_t *r)
+static void run_flush(tally_t *t, run_t *r)
 {
 	if (r->label)
-		ly_metrics_add(w->metrics, r->m, r->label, NULL, r->n);
+		tally_put(t, r->m, r->label, NULL, r->n);
 }
 
-/* The statistics and the metrics of a committed batch, in one walk. */
-static void count_batch(ly_worker_t *w, const decoded_t *d,
-			const ly_applied_list_t *list, const unsigned char *failed)
+/*
+ * The statistics and the metrics of a batch, in one walk, into t (arena
+ * memory): they count once it has committed (tally_land). Labels are
+ * static strings or topic names, which live as long as the consumer.
+ */
+static int tally_batch(const ly_msg_batch_t *batch, const decoded_t *d,
+		       const ly_applied_list_t *list, const unsigned char *failed,
+		       ly_arena_t *arena, tally_t *t)
 {
 	double credited = 0, debited = 0;
 	uint64_t applied = 0, duplicates = 0, evaluation_errors = 0, postings = 0,
 		 codes = 0;
+	size_t sends = 0;
+	for (size_t i = 0; i < list->len; i++)
+		for (size_t k = 0; k < list->items[i].fx.offers_len; k++)
+			sends += list->items[i].fx.offers[k].sends_len;
+	memset(t, 0, sizeof(*t));
+	t->adds = ly_arena_alloc(arena, (batch->len + d->dead_len + 2 * d->events_len +
+					 sends + 8) * sizeof(*t->adds));
+	if (!t->adds)
+		return LY_ENOMEM;
 	run_t consumed = {LY_M_EVENTS_CONSUMED, NULL, 0};
 	run_t rejected = {LY_M_EVENTS_REJECTED, NULL, 0};
 	run_t types = {LY_M_EVENTS_APPLIED, NULL, 0};
-	for (size_t i = 0; i < w->batch.len; i++)
-		run_add(w, &consumed, rd_kafka_topic_name(w->batch.msgs[i]->rkt));
+	for (size_t i = 0; i < batch->len; i++)
+		run_add(t, &consumed, rd_kafka_topic_name(batch->msgs[i]->rkt));
 	for (size_t i = 0; i < d->dead_len; i++)
-		run_add(w, &rejected, d->dead_reason[i]);
+		run_add(t, &rejected, d->dead_reason[i]);
 	for (size_t i = 0; i < d->events_len; i++) {
 		if (d->events[i].duplicate) {
 			duplicates++;
@@ -386,11 +442,11 @@ static void count_batch(ly_worker_t *w, const decoded_t *d,
 		}
 		if (failed[i]) {
 			evaluation_errors++;
-			run_add(w, &rejected, "evaluation_error");
+			run_add(t, &rejected, "evaluation_error");
 			continue;
 		}
 		applied++;
-		run_add(w, &types, ly_event_name(d->events[i].ev));
+		run_add(t, &types, ly_event_name(d->events[i].ev));
 	}
 	for (size_t i = 0; i < list->len; i++) {
 		const ly_effects_t *fx = &list->items[i].fx;
@@ -409,25 +465,40 @@ static void count_batch(ly_worker_t *w, const decoded_t *d,
 		for (size_t k = 0; k < fx->offers_len; k++)
 			for (size_t c = 0; c < fx->offers[k].sends_len; c++) {
 				const ly_offer_send_t *s = &fx->offers[k].sends[c];
-				ly_metrics_add(w->metrics, LY_M_OFFERS,
-					       s->channel == LY_CHANNEL_SMS ? "sms" : "email",
-					       ly_offer_outcome_name(s->outcome), 1);
+				tally_put(t, LY_M_OFFERS,
+					  s->channel == LY_CHANNEL_SMS ? "sms" : "email",
+					  ly_offer_outcome_name(s->outcome), 1);
 			}
 	}
-	run_flush(w, &consumed);
-	run_flush(w, &rejected);
-	run_flush(w, &types);
-	ly_metrics_add(w->metrics, LY_M_EVENTS_DUPLICATE, NULL, NULL, (double)duplicates);
-	ly_metrics_add(w->metrics, LY_M_POINTS_CREDITED, NULL, NULL, credited);
-	ly_metrics_add(w->metrics, LY_M_POINTS_DEBITED, NULL, NULL, debited);
-	ly_metrics_add(w->metrics, LY_M_CODES_ISSUED, NULL, NULL, (double)codes);
-	ly_metrics_observe(w->metrics, LY_M_BATCH_SIZE, (double)w->batch.len);
-	w->stats.events_applied += applied;
-	w->stats.events_duplicate += duplicates;
-	w->stats.events_rejected += d->dead_len + evaluation_errors;
-	w->stats.postings += postings;
-	w->stats.codes += codes;
-	w->stats.batches++;
+	run_flush(t, &consumed);
+	run_flush(t, &rejected);
+	run_flush(t, &types);
+	tally_put(t, LY_M_EVENTS_DUPLICATE, NULL, NULL, (double)duplicates);
+	tally_put(t, LY_M_POINTS_CREDITED, NULL, NULL, credited);
+	tally_put(t, LY_M_POINTS_DEBITED, NULL, NULL, debited);
+	tally_put(t, LY_M_CODES_ISSUED, NULL, NULL, (double)codes);
+	t->stats.events_applied = applied;
+	t->stats.events_duplicate = duplicates;
+	t->stats.events_rejected = d->dead_len + evaluation_errors;
+	t->stats.postings = postings;
+	t->stats.codes = codes;
+	t->stats.batches = 1;
+	return 0;
+}
+
+/* A committed batch's tally, counted. */
+static void tally_land(ly_worker_t *w, const tally_t *t, size_t batch_len)
+{
+	for (size_t i = 0; i < t->adds_len; i++)
+		ly_metrics_add(w->metrics, t->adds[i].m, t->adds[i].label, t->adds[i].label2,
+			       t->adds[i].n);
+	ly_metrics_observe(w->metrics, LY_M_BATCH_SIZE, (double)batch_len);
+	w->stats.events_applied += t->stats.events_applied;
+	w->stats.events_duplicate += t->stats.events_duplicate;
+	w->stats.events_rejected += t->stats.events_rejected;
+	w->stats.postings += t->stats.postings;
+	w->stats.codes += t->stats.codes;
+	w->stats.batches += t->stats.batches;
 }
 
 /* Adds a key to needs' list (arena arrays sized for the batch). */
@@ -438,10 +509,10 @@ static void need(ly_store_key_t *list, size_t *len, ly_customer_state_t *st,
 }
 
 /*
- * What the batch's events need loaded besides the profiles: the open lots
- * of every customer an event may debit, the orders a refund names or an
- * order.paid might repeat, the refunds held for the orders paid, the
- * requests already applied, and the orders of the tier window.
+ * What the events of states' customers need loaded besides the profiles:
+ * the open lots of every customer an event may debit, the orders a refund
+ * names or an order.paid might repeat, the refunds held for the orders
+ * paid, the requests already applied, and the orders of the tier window.
  */
 static int load_needs(ly_worker_t *w, const decoded_t *d, ly_map_t *bycustomer,
 		      ly_customer_state_t *states, size_t nstates, ly_arena_t *arena,
@@ -467,8 +538,9 @@ static int load_needs(ly_worker_t *w, const decoded_t *d, ly_map_t *bycustomer,
 		const ly_event_t *ev = d->events[i].ev;
 		if (d->events[i].duplicate || d->skip[i])
 			continue;
-		ly_customer_state_t *st = ly_map_get(bycustomer, ev->customer_id,
-						     strlen(ev->customer_id));
+		ly_customer_state_t *st = state_in(bycustomer, ev, states, nstates);
+		if (!st)
+			continue;
 		const size_t si = (size_t)(st - states);
 		switch (ev->type) {
 		case LY_EV_ORDER_REFUNDED:
@@ -542,54 +614,55 @@ static int load_needs(ly_worker_t *w, const decoded_t *d, ly_map_t *bycustomer,
 			     : 0;
 }
 
-/*
- * While PostgreSQL runs the batch's writes, the next batch: what librdkafka
- * already holds, decoded when it fills a batch. Once per batch; the loop
- * tops up a short one with the usual wait.
- */
-static void read_ahead(ly_worker_t *w)
+/* The batch's transaction between its two halves (begin_batch,
+ * finish_batch). */
+typedef struct txn {
+	ly_customer_state_t *states; /* sorted within each half */
+	size_t uniq;
+	size_t early; /* states[0, early) were loaded by begin_batch */
+	ly_map_t bycustomer;
+} txn_t;
+
+/* Locks and loads what the events of states' customers need. */
+static int load_customers(ly_worker_t *w, const decoded_t *d, txn_t *t,
+			  ly_customer_state_t *states, size_t n, ly_arena_t *arena,
+			  char *errstr, size_t errstr_size)
 {
-	const size_t max = (size_t)w->cfg->batch_max_events;
-	if (w->ahead.len)
-		return;
-	w->in_flight = 1;
-	int rc = ly_consumer_read_ahead(w->consumer, &w->ahead, max);
-	w->in_flight = 0;
-	if (rc || w->ahead.len < max)
-		return;
-	ly_arena_reset(w->ahead_arena);
-	w->ahead_decoded = decode_batch(w, &w->ahead, w->ahead_arena, &w->ahead_d) == 0;
+	if (n == 0)
+		return 0;
+	int rc = ly_store_lock_customers(w->store, states, n, arena, errstr, errstr_size);
+	if (!rc)
+		rc = ly_store_load_profiles(w->store, w->program, states, n, arena, errstr,
+					    errstr_size);
+	if (!rc)
+		rc = load_needs(w, d, &t->bycustomer, states, n, arena, errstr, errstr_size);
+	if (!rc && w->has_limits)
+		rc = load_limits(w, d, &t->bycustomer, states, n, arena, errstr, errstr_size);
+	return rc;
 }
 
 /*
- * One attempt at the batch transaction. Returns 0 once committed, or the
- * store's code (the transaction is rolled back by the caller).
+ * The first half of a batch's transaction, which may run while the batch
+ * before is in flight: the events claimed, and the customers that batch
+ * has not locked locked and loaded. The others wait for finish_batch, when
+ * that batch has committed (waiting for their row locks here would hold
+ * this half up for nothing).
  */
-static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
-			    size_t errstr_size)
+static int begin_batch(ly_worker_t *w, decoded_t *d, txn_t *t, char *errstr,
+		       size_t errstr_size)
 {
 	ly_arena_t *arena = w->tx_arena;
 	size_t n = d->events_len;
+	memset(t, 0, sizeof(*t));
 	int rc = ly_store_begin(w->store, errstr, errstr_size);
 	if (rc)
 		return rc;
-	if (w->budget_before) {
-		/* A plain read: the batch's spending is checked against the row
-		 * as it is at the end (ly_store_write_budgets). */
-		size_t len = w->program->rules_len;
-		rc = ly_store_load_budgets(w->store, w->program, w->shared.budget_spent,
-					   arena, errstr, errstr_size);
-		if (rc)
-			return rc;
-		memcpy(w->budget_before, w->shared.budget_spent,
-		       len * sizeof(*w->budget_before));
-		memset(w->shared.budget_changed, 0, len);
-	}
 	rc = ly_store_claim_events(w->store, d->events, n, arena, errstr, errstr_size);
 	if (rc)
 		return rc;
 
-	/* The batch's customers, sorted and unique, locked in one query. */
+	/* The batch's customers, sorted and unique: those of the batch in
+	 * flight after the others, each half locked in one query. */
 	const char **ids = ly_arena_alloc(arena, (n + 1) * sizeof(*ids));
 	if (!ids)
 		return LY_ENOMEM;
@@ -603,29 +676,83 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 		if (uniq == 0 || strcmp(ids[uniq - 1], ids[i]) != 0)
 			ids[uniq++] = ids[i];
 	ly_customer_state_t *states = ly_arena_alloc(arena, (uniq + 1) * sizeof(*states));
-	ly_map_t bycustomer;
-	if (!states || ly_map_init(&bycustomer, arena, uniq + 1))
+	if (!states || ly_map_init(&t->bycustomer, arena, uniq + 1))
 		return LY_ENOMEM;
+	size_t early = 0, late = uniq;
+	for (size_t i = uniq; i-- > 0;) {
+		const int later = w->flight.active &&
+				  ly_map_get(&w->flight.customers, ids[i], strlen(ids[i]));
+		if (later)
+			states[--late].customer_id = ids[i];
+	}
+	for (size_t i = 0; i < uniq; i++)
+		if (!(w->flight.active &&
+		      ly_map_get(&w->flight.customers, ids[i], strlen(ids[i]))))
+			states[early++].customer_id = ids[i];
+	LY_ASSERT(early == late);
 	for (size_t i = 0; i < uniq; i++) {
 		int found;
-		states[i].customer_id = ids[i];
-		void **slot = ly_map_put(&bycustomer, ids[i], strlen(ids[i]), &found);
+		void **slot = ly_map_put(&t->bycustomer, states[i].customer_id,
+					 strlen(states[i].customer_id), &found);
 		LY_ASSERT(slot && !found);
 		*slot = &states[i];
 	}
-	rc = ly_store_lock_customers(w->store, states, uniq, arena, errstr, errstr_size);
-	if (!rc)
-		rc = ly_store_load_profiles(w->store, w->program, states, uniq, arena,
-					    errstr, errstr_size);
-	if (!rc)
-		rc = load_needs(w, d, &bycustomer, states, uniq, arena, errstr, errstr_size);
-	if (rc)
-		return rc;
-	if (w->has_limits) {
-		rc = load_limits(w, d, &bycustomer, arena, errstr, errstr_size);
+	t->states = states;
+	t->uniq = uniq;
+	t->early = early;
+	return load_customers(w, d, t, states, early, arena, errstr, errstr_size);
+}
+
+/* The customers of the batch (in the batch's arena): the next one waits
+ * for them. */
+static int note_customers(ly_map_t *m, const txn_t *t, ly_arena_t *arena)
+{
+	if (ly_map_init(m, arena, t->uniq + 1))
+		return LY_ENOMEM;
+	for (size_t i = 0; i < t->uniq; i++) {
+		int found;
+		const char *id = t->states[i].customer_id;
+		void **slot = ly_map_put(m, id, strlen(id), &found);
+		if (!slot)
+			return LY_ENOMEM;
+		*slot = (void *)id;
+	}
+	return 0;
+}
+
+/*
+ * The second half, once no batch is in flight: the budgets and the rest of
+ * the customers loaded, the engine run, and the writes, the offsets'
+ * compare-and-set and COMMIT sent in one go. Returns 0 when all is sent,
+ * the batch ready to take off (its offsets and tally in the batch's
+ * arena); RERUN, or the store's code (the transaction is rolled back by
+ * the caller).
+ */
+static int finish_batch(ly_worker_t *w, decoded_t *d, txn_t *t, char *errstr,
+			size_t errstr_size)
+{
+	LY_ASSERT(!w->flight.active);
+	ly_arena_t *arena = w->tx_arena;
+	size_t n = d->events_len;
+	ly_customer_state_t *states = t->states;
+	const size_t uniq = t->uniq;
+	int rc;
+	if (w->budget_before) {
+		/* A plain read: the batch's spending is checked against the row
+		 * as it is at the end (ly_store_write_budgets). */
+		size_t len = w->program->rules_len;
+		rc = ly_store_load_budgets(w->store, w->program, w->shared.budget_spent,
+					   arena, errstr, errstr_size);
 		if (rc)
 			return rc;
+		memcpy(w->budget_before, w->shared.budget_spent,
+		       len * sizeof(*w->budget_before));
+		memset(w->shared.budget_changed, 0, len);
 	}
+	rc = load_customers(w, d, t, states + t->early, uniq - t->early, arena, errstr,
+			    errstr_size);
+	if (rc)
+		return rc;
 
 	/* The engine, in partition order, on the in-memory states; each event
 	 * with what follows it. */
@@ -640,7 +767,7 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 		ly_store_event_t *se = &d->events[i];
 		if (se->duplicate)
 			continue;
-		ly_customer_state_t *st = ly_map_get(&bycustomer, se->ev->customer_id,
+		ly_customer_state_t *st = ly_map_get(&t->bycustomer, se->ev->customer_id,
 						     strlen(se->ev->customer_id));
 		LY_ASSERT(st);
 		const rd_kafka_message_t *m = w->batch.msgs[d->event_msg[i]];
@@ -725,7 +852,7 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 	/* a refund held and applied in this batch was never stored */
 	size_t kept = 0;
 	for (size_t k = 0; k < held_len; k++) {
-		ly_customer_state_t *st = ly_map_get(&bycustomer, held[k].ev->customer_id,
+		ly_customer_state_t *st = ly_map_get(&t->bycustomer, held[k].ev->customer_id,
 						     strlen(held[k].ev->customer_id));
 		int applied = 0;
 		for (size_t j = 0; j < st->held_len; j++)
@@ -774,7 +901,7 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 	}
 
 	/* The next offset of every partition in the batch, compare-and-set. */
-	ly_store_offset_t *offs = ly_arena_alloc(arena, (w->batch.len + 1) * sizeof(*offs));
+	ly_store_offset_t *offs = ly_arena_alloc(w->batch_arena, (w->batch.len + 1) * sizeof(*offs));
 	size_t noffs = 0;
 	if (!offs)
 		return LY_ENOMEM;
@@ -800,48 +927,38 @@ static int apply_batch_once(ly_worker_t *w, decoded_t *d, char *errstr,
 		offs[k].next = m->offset + 1;
 	}
 	rc = ly_store_write_offsets(w->store, w->cfg->kafka_group_id, offs, noffs,
-				    arena, errstr, errstr_size);
+				    w->batch_arena, errstr, errstr_size);
 	if (!rc)
-		rc = ly_store_pipeline_flush(w->store, errstr, errstr_size);
-	if (!rc) {
-		read_ahead(w);
-		rc = ly_store_pipeline_end(w->store, errstr, errstr_size);
-	}
+		rc = ly_store_pipeline_commit(w->store, errstr, errstr_size);
 	if (rc)
 		return rc;
-	rc = ly_store_commit(w->store, errstr, errstr_size);
-	if (rc)
-		return rc;
-
-	/* Committed: remember the new offsets and tell Kafka, for lag tools. */
-	rd_kafka_topic_partition_list_t *kl = rd_kafka_topic_partition_list_new((int)noffs);
-	for (size_t k = 0; k < noffs; k++) {
-		ly_consumer_advance(w->consumer, offs[k].topic, offs[k].partition, offs[k].next);
-		rd_kafka_topic_partition_list_add(kl, offs[k].topic, offs[k].partition)->offset =
-			offs[k].next;
-	}
-	ly_consumer_commit_async(w->consumer, kl);
-	rd_kafka_topic_partition_list_destroy(kl);
-	count_batch(w, d, &list, failed);
-	return 0;
+	/* what landing needs, in the batch's arena */
+	w->flight.offs = offs;
+	w->flight.noffs = noffs;
+	rc = tally_batch(&w->batch, d, &list, failed, w->batch_arena, &w->flight.tally);
+	if (!rc)
+		rc = note_customers(&w->flight.customers, t, w->batch_arena);
+	return rc;
 }
 
 /*
  * After a lost compare-and-set: read the partitions' offsets again and read
  * on from there, so this worker never applies a range another one applied.
+ * What a batch waiting to run holds from them is read again from there.
  */
-static void resync_partitions(ly_worker_t *w)
+static void resync_partitions(ly_worker_t *w, const ly_msg_batch_t *batch)
 {
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
-	for (size_t i = 0; i < w->batch.len; i++) {
-		const rd_kafka_message_t *m = w->batch.msgs[i];
+	for (size_t i = 0; i < batch->len; i++) {
+		const rd_kafka_message_t *m = batch->msgs[i];
 		const char *topic = rd_kafka_topic_name(m->rkt);
 		if (!rd_kafka_topic_partition_list_find(list, topic, m->partition))
 			rd_kafka_topic_partition_list_add(list, topic, m->partition);
 	}
-	/* what was read ahead from them is read again from there */
+	const size_t had = w->ahead.len;
 	ly_msg_batch_drop(&w->ahead, list);
-	w->ahead_decoded = 0;
+	if (w->ahead.len != had)
+		w->ahead_decoded = 0;
 	if (lookup_offsets(w, list) == 0) {
 		for (int i = 0; i < list->cnt; i++) {
 			rd_kafka_topic_partition_t *p = &list->elems[i];
@@ -858,23 +975,169 @@ static void resync_partitions(ly_worker_t *w)
 	rd_kafka_topic_partition_list_destroy(list);
 }
 
-/* Applies w->batch, decoded into d, until it commits or cannot. */
-static int process_batch(ly_worker_t *w, decoded_t *d, volatile int *stop)
+static void swap_batch(ly_msg_batch_t *a, ly_msg_batch_t *b)
+{
+	ly_msg_batch_t t = *a;
+	*a = *b;
+	*b = t;
+}
+
+static void swap_arena(ly_arena_t **a, ly_arena_t **b)
+{
+	ly_arena_t *t = *a;
+	*a = *b;
+	*b = t;
+}
+
+static void swap_store(ly_store_t **a, ly_store_t **b)
+{
+	ly_store_t *t = *a;
+	*a = *b;
+	*b = t;
+}
+
+/* The batch in hand, all sent, becomes the one in flight; the next one
+ * takes the other connection. */
+static void take_off(ly_worker_t *w, int64_t t0)
+{
+	flight_t *f = &w->flight;
+	LY_ASSERT(!f->active && f->batch.len == 0);
+	swap_batch(&f->batch, &w->batch);
+	swap_arena(&f->arena, &w->batch_arena);
+	swap_store(&f->store, &w->store);
+	f->d = w->d;
+	w->decoded = 0;
+	f->t0 = t0;
+	f->rc = 0;
+	f->active = 1;
+}
+
+/*
+ * Waits for the answers of the batch in flight, if any. Committed: its
+ * offsets and tally count, and 0. Else its transaction is rolled back and
+ * its code returned, the batch kept in w->flight (f->rc, f->errstr) for the
+ * caller to run again (requeue) or let go (drop_flight).
+ */
+static int land(ly_worker_t *w)
+{
+	flight_t *f = &w->flight;
+	if (!f->active || f->rc)
+		return f->active ? f->rc : 0;
+	int rc = ly_store_pipeline_end(f->store, f->errstr, sizeof(f->errstr));
+	if (rc) {
+		ly_store_rollback(f->store);
+		f->rc = rc;
+		return rc;
+	}
+	int64_t ms = ly_time_mono_ms() - f->t0;
+	postgres_reached(w, 1);
+	ly_metrics_observe(w->metrics, LY_M_BATCH_DURATION, (double)ms / 1000.0);
+	ly_log(LY_LOG_DEBUG, "worker", "batch of %zu committed in %lld ms", f->batch.len,
+	       (long long)ms);
+
+	/* Committed: remember the new offsets and tell Kafka, for lag tools. */
+	rd_kafka_topic_partition_list_t *kl = rd_kafka_topic_partition_list_new((int)f->noffs);
+	for (size_t k = 0; k < f->noffs; k++) {
+		ly_consumer_advance(w->consumer, f->offs[k].topic, f->offs[k].partition,
+				    f->offs[k].next);
+		rd_kafka_topic_partition_list_add(kl, f->offs[k].topic, f->offs[k].partition)
+			->offset = f->offs[k].next;
+	}
+	ly_consumer_commit_async(w->consumer, kl);
+	rd_kafka_topic_partition_list_destroy(kl);
+	tally_land(w, &f->tally, f->batch.len);
+	ly_msg_batch_clear(&f->batch);
+	f->active = 0;
+	ly_relay_kick(w->relay);
+	return 0;
+}
+
+/* A batch that failed in flight and is not run again: its messages go;
+ * after a lost compare-and-set its partitions are read again from
+ * PostgreSQL's offsets. */
+static void drop_flight(ly_worker_t *w)
+{
+	flight_t *f = &w->flight;
+	LY_ASSERT(f->active && f->rc);
+	if (f->rc == LY_ECONFLICT) {
+		w->stats.offset_conflicts++;
+		ly_metrics_add(w->metrics, LY_M_OFFSET_CONFLICTS, NULL, NULL, 1);
+		ly_log(LY_LOG_WARN, "worker", "batch discarded: %s", f->errstr);
+		resync_partitions(w, &f->batch);
+	}
+	ly_msg_batch_clear(&f->batch);
+	f->active = 0;
+	f->rc = 0;
+}
+
+/*
+ * The batch in flight failed: it runs again before the one in hand, if
+ * any, which waits in w->ahead (rolled back by the caller), unless its
+ * partitions have another owner (a lost compare-and-set), when it is let
+ * go. Returns 0, or LY_EIO when stopping and PostgreSQL cannot be reached.
+ */
+static int requeue(ly_worker_t *w, volatile int *stop)
+{
+	flight_t *f = &w->flight;
+	LY_ASSERT(f->active && f->rc);
+	if (w->batch.len) {
+		LY_ASSERT(w->ahead.len == 0); /* polled only with none waiting */
+		swap_batch(&w->ahead, &w->batch);
+		swap_arena(&w->ahead_arena, &w->batch_arena);
+		w->ahead_d = w->d;
+		w->ahead_decoded = w->decoded;
+		w->decoded = 0;
+	}
+	const int rc = f->rc;
+	if (rc == LY_ECONFLICT) {
+		drop_flight(w);
+		return 0;
+	}
+	swap_batch(&w->batch, &f->batch);
+	swap_arena(&w->batch_arena, &f->arena);
+	swap_store(&w->store, &f->store);
+	w->d = f->d;
+	w->decoded = 1;
+	f->active = 0;
+	f->rc = 0;
+	w->stats.tx_retries++;
+	ly_metrics_add(w->metrics, LY_M_POSTGRES_RETRIES, NULL, NULL, 1);
+	if (rc == LY_ERETRY && !ly_store_connected(w->store))
+		postgres_reached(w, 0);
+	ly_log(LY_LOG_WARN, "worker", "batch failed, retrying in %d ms: %s", BACKOFF_MIN_MS,
+	       f->errstr);
+	usleep((useconds_t)BACKOFF_MIN_MS * 1000);
+	char errstr[512];
+	if (rc == LY_ERETRY && ly_store_reconnect(w->store, errstr, sizeof(errstr)) && *stop)
+		return LY_EIO;
+	return 0;
+}
+
+/*
+ * Applies w->batch, decoded into w->d, until it is sent (it is then the
+ * batch in flight) or cannot be. REQUEUED: the batch in flight failed and
+ * is w->batch now, this one waiting in w->ahead.
+ */
+static int process_batch(ly_worker_t *w, volatile int *stop)
 {
 	char errstr[1024];
 	int backoff_ms = BACKOFF_MIN_MS;
 	int rc;
 	int64_t t0 = ly_time_mono_ms();
 	for (;;) {
+		txn_t t;
 		ly_arena_reset(w->tx_arena);
 		progressed(w); /* retrying is going round too: /readyz tells why */
-		rc = apply_batch_once(w, d, errstr, sizeof(errstr));
+		rc = begin_batch(w, &w->d, &t, errstr, sizeof(errstr));
+		if (w->flight.active && land(w)) {
+			ly_store_rollback(w->store);
+			rc = requeue(w, stop);
+			return rc ? rc : REQUEUED;
+		}
+		if (!rc)
+			rc = finish_batch(w, &w->d, &t, errstr, sizeof(errstr));
 		if (rc == 0) {
-			int64_t ms = ly_time_mono_ms() - t0;
-			postgres_reached(w, 1);
-			ly_metrics_observe(w->metrics, LY_M_BATCH_DURATION, (double)ms / 1000.0);
-			ly_log(LY_LOG_DEBUG, "worker", "batch of %zu committed in %lld ms",
-			       w->batch.len, (long long)ms);
+			take_off(w, t0);
 			return 0;
 		}
 		ly_store_rollback(w->store);
@@ -886,7 +1149,7 @@ static int process_batch(ly_worker_t *w, decoded_t *d, volatile int *stop)
 			w->stats.offset_conflicts++;
 			ly_metrics_add(w->metrics, LY_M_OFFSET_CONFLICTS, NULL, NULL, 1);
 			ly_log(LY_LOG_WARN, "worker", "batch discarded: %s", errstr);
-			resync_partitions(w);
+			resync_partitions(w, &w->batch);
 			return 0;
 		}
 		if (rc == LY_ENOMEM)
@@ -1022,6 +1285,16 @@ static void on_brokers_down(void *opaque)
 static void on_rebalanced(void *opaque, int assigned, int partitions)
 {
 	ly_worker_t *w = opaque;
+	/* The batch in flight lands before its partitions move, so the
+	 * offsets read for an assignment are past it; one that failed is let
+	 * go, and its partitions start again from PostgreSQL's offsets. */
+	if (land(w)) {
+		ly_log(LY_LOG_WARN, "worker", "batch rolled back in a rebalance: %s",
+		       w->flight.errstr);
+		ly_msg_batch_clear(&w->flight.batch);
+		w->flight.active = 0;
+		w->flight.rc = 0;
+	}
 	ly_metrics_add(w->metrics, LY_M_REBALANCES, assigned ? "assign" : "revoke",
 		       NULL, 1);
 	ly_metrics_set(w->metrics, LY_M_PARTITIONS, NULL, NULL, assigned ? partitions : 0);
@@ -1122,13 +1395,19 @@ int ly_worker_new(ly_worker_t **out, const ly_config_t *cfg,
 	}
 	w->batch_arena = ly_arena_new(1 << 20);
 	w->ahead_arena = ly_arena_new(1 << 20);
+	w->flight.arena = ly_arena_new(1 << 20);
 	w->tx_arena = ly_arena_new(1 << 20);
-	if (!w->batch_arena || !w->ahead_arena || !w->tx_arena) {
+	if (!w->batch_arena || !w->ahead_arena || !w->flight.arena || !w->tx_arena) {
 		snprintf(errstr, errstr_size, "out of memory");
 		goto fail;
 	}
+	/* two connections: one for the batch in hand, one for the batch in
+	 * flight */
 	rc = ly_store_open(&w->store, cfg->postgres_conninfo, cfg->postgres_schema,
 			   errstr, errstr_size);
+	if (!rc)
+		rc = ly_store_open(&w->flight.store, cfg->postgres_conninfo,
+				   cfg->postgres_schema, errstr, errstr_size);
 	if (rc)
 		goto fail;
 	w->producer = ly_kafka_producer_new(cfg, bootstrap, ly_outbox_delivery_cb,
@@ -1226,61 +1505,99 @@ static void stop_relay(ly_worker_t *w)
 	w->relay = NULL;
 }
 
-/* Makes the batch read ahead the one in hand (w->batch is empty); returns
- * 1 when it comes decoded, into d. */
-static int take_ahead(ly_worker_t *w, decoded_t *d)
+/* The batch that waited while the one before it ran again becomes the
+ * one in hand (w->batch is empty). */
+static void take_ahead(ly_worker_t *w)
 {
 	LY_ASSERT(w->batch.len == 0);
 	if (w->ahead.len == 0)
-		return 0;
-	ly_msg_batch_t b = w->batch;
-	w->batch = w->ahead;
-	w->ahead = b;
-	ly_arena_t *a = w->batch_arena;
-	w->batch_arena = w->ahead_arena;
-	w->ahead_arena = a;
-	const int decoded = w->ahead_decoded;
-	*d = w->ahead_d;
+		return;
+	swap_batch(&w->batch, &w->ahead);
+	swap_arena(&w->batch_arena, &w->ahead_arena);
+	w->d = w->ahead_d;
+	w->decoded = w->ahead_decoded;
 	w->ahead_decoded = 0;
-	return decoded;
+}
+
+/* Lands the batch in flight; one that failed runs again (the loop's next
+ * batch) or, on its way out, is let go (its messages come again). */
+static int land_or_requeue(ly_worker_t *w, volatile int *stop)
+{
+	if (!land(w))
+		return 0;
+	if (*stop) {
+		ly_log(LY_LOG_WARN, "worker", "batch rolled back on the way out: %s",
+		       w->flight.errstr);
+		drop_flight(w);
+		return 0;
+	}
+	return requeue(w, stop);
 }
 
 int ly_worker_run(ly_worker_t *w, volatile int *stop, volatile int *reload_asked)
 {
 	int rc = 0;
+	const size_t max = (size_t)w->cfg->batch_max_events;
 	while (!*stop) {
 		progressed(w);
 		if (reload_asked && *reload_asked) {
 			*reload_asked = 0;
-			reload(w);
-		}
-		/* the batch read ahead, if any, topped up */
-		decoded_t d;
-		int decoded = take_ahead(w, &d);
-		const size_t had = w->batch.len;
-		const uint64_t rebalances = ly_consumer_rebalances(w->consumer);
-		rc = ly_consumer_poll_batch(w->consumer, &w->batch,
-					    (size_t)w->cfg->batch_max_events,
-					    (int)w->cfg->batch_max_wait_ms, IDLE_POLL_MS, stop);
-		if (rc)
-			break;
-		decoded = decoded && w->batch.len == had &&
-			  ly_consumer_rebalances(w->consumer) == rebalances;
-		retry_pending(w);
-		if (w->batch.len) {
-			if (!decoded) {
-				ly_arena_reset(w->batch_arena);
-				rc = decode_batch(w, &w->batch, w->batch_arena, &d);
-			}
-			if (!rc)
-				rc = process_batch(w, &d, stop);
-			ly_msg_batch_clear(&w->batch);
+			rc = land_or_requeue(w, stop);
 			if (rc)
 				break;
-			ly_relay_kick(w->relay);
+			reload(w);
 		}
+		if (w->batch.len == 0)
+			take_ahead(w);
+		/*
+		 * A batch waiting in w->ahead comes after the one in hand: the
+		 * one in hand is not topped up. With a batch in flight, the
+		 * next one is what librdkafka holds now; none, and the loop
+		 * waits for the flight's answers instead.
+		 */
+		const size_t had = w->batch.len;
+		const uint64_t rebalances = ly_consumer_rebalances(w->consumer);
+		if (w->ahead.len == 0) {
+			rc = w->flight.active
+				     ? ly_consumer_read_ahead(w->consumer, &w->batch, max)
+				     : ly_consumer_poll_batch(w->consumer, &w->batch, max,
+							      (int)w->cfg->batch_max_wait_ms,
+							      IDLE_POLL_MS, stop);
+			if (rc)
+				break;
+		}
+		if (w->batch.len != had || ly_consumer_rebalances(w->consumer) != rebalances)
+			w->decoded = 0;
+		retry_pending(w);
+		if (w->batch.len == 0) {
+			rc = land_or_requeue(w, stop);
+			if (rc)
+				break;
+			schedule(w);
+			continue;
+		}
+		if (!w->decoded) {
+			ly_arena_reset(w->batch_arena);
+			rc = decode_batch(w, &w->batch, w->batch_arena, &w->d);
+			if (rc)
+				break;
+			w->decoded = 1;
+		}
+		rc = process_batch(w, stop);
+		if (rc == REQUEUED) {
+			rc = 0;
+			continue;
+		}
+		ly_msg_batch_clear(&w->batch); /* sent, or let go after a conflict */
+		w->decoded = 0;
+		if (rc)
+			break;
 		schedule(w);
 	}
+	/* the last batch's answers; one that failed is left to the next
+	 * owner of its partitions */
+	int stopping = 1;
+	land_or_requeue(w, &stopping);
 	stop_relay(w);
 	return rc;
 }
@@ -1292,6 +1609,7 @@ void ly_worker_destroy(ly_worker_t *w)
 	/* messages go back before their consumer closes */
 	ly_msg_batch_free(&w->batch);
 	ly_msg_batch_free(&w->ahead);
+	ly_msg_batch_free(&w->flight.batch);
 	ly_consumer_destroy(w->consumer);
 	stop_relay(w);
 	if (w->producer) {
@@ -1299,8 +1617,10 @@ void ly_worker_destroy(ly_worker_t *w)
 		rd_kafka_destroy(w->producer);
 	}
 	ly_store_close(w->store);
+	ly_store_close(w->flight.store);
 	ly_arena_destroy(w->batch_arena);
 	ly_arena_destroy(w->ahead_arena);
+	ly_arena_destroy(w->flight.arena);
 	ly_arena_destroy(w->tx_arena);
 	free(w->shared.budget_spent);
 	free(w->shared.budget_changed);
