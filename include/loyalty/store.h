@@ -134,6 +134,15 @@ int ly_store_pipeline_end(ly_store_t *store, char *errstr, size_t errstr_size);
  * work. Nothing may be sent after it; ly_store_pipeline_end then waits for
  * the answers, the commit's last: 0 when the transaction committed. */
 int ly_store_pipeline_commit(ly_store_t *store, char *errstr, size_t errstr_size);
+/*
+ * A pipeline's writes are queued in the client without waiting for the
+ * server to take them, so a large batch's do not hold the caller up;
+ * ly_store_pipeline_end pushes out what is left. While another store waits
+ * for the answers of a single statement, it pushes out what pump still
+ * has to send (pump NULL: nothing). docs/design.md, "Two batches in
+ * flight".
+ */
+void ly_store_set_pump(ly_store_t *store, ly_store_t *pump);
 /* Records each event's id; marks the ones seen before as duplicate. */
 int ly_store_claim_events(ly_store_t *store, ly_store_event_t *events,
 			  size_t events_len, ly_arena_t *arena, char *errstr,

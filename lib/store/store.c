@@ -9,7 +9,9 @@
  */
 #include "loyalty/store.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +103,67 @@ static int collect(ly_store_t *s, PGresult **want, char *errstr, size_t errstr_s
 	return rc;
 }
 
+void ly_store_set_pump(ly_store_t *s, ly_store_t *pump)
+{
+	s->pump = pump;
+}
+
+/* Sends all the connection holds (in nonblocking mode PQflush may leave
+ * some), reading what the server sends meanwhile. */
+static int flush_all(PGconn *conn)
+{
+	int more;
+	while ((more = PQflush(conn)) == 1) {
+		struct pollfd fd = {PQsocket(conn), POLLIN | POLLOUT, 0};
+		if (poll(&fd, 1, -1) < 0 && errno != EINTR)
+			return -1;
+		if ((fd.revents & POLLIN) && !PQconsumeInput(conn))
+			return -1;
+	}
+	return more;
+}
+
+/*
+ * Waits until s's answer is in, pushing out meanwhile what s->pump has
+ * still to send. A failure of the pump's connection is left for its own
+ * answers to tell.
+ */
+static void await_pumping(ly_store_t *s)
+{
+	PGconn *p = s->pump ? s->pump->conn : NULL;
+	while (PQisBusy(s->conn)) {
+		const int more = p && PQflush(p) == 1;
+		struct pollfd fds[2] = {{PQsocket(s->conn), POLLIN, 0},
+					{more ? PQsocket(p) : -1, POLLOUT | POLLIN, 0}};
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			return;
+		if (fds[1].revents & POLLIN)
+			PQconsumeInput(p);
+		if ((fds[0].revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(s->conn))
+			return; /* broken: PQgetResult says so */
+	}
+}
+
+/* PQexecParams, pushing out what s->pump has to send while it waits. */
+static PGresult *exec_pumping(ly_store_t *s, const char *sql, int nparams,
+			      const char *const *params, const int *lengths,
+			      const int *formats, int result_binary)
+{
+	if (!PQsendQueryParams(s->conn, sql, nparams, NULL, params, lengths, formats,
+			       result_binary))
+		return NULL;
+	PGresult *r = NULL;
+	for (;;) {
+		await_pumping(s);
+		PGresult *next = PQgetResult(s->conn);
+		if (!next)
+			return r;
+		if (r)
+			PQclear(r);
+		r = next;
+	}
+}
+
 int ly_st_exec_params(ly_store_t *s, PGresult **res, const char *what,
 		       const char *sql, int nparams, const char *const *params,
 		       const int *lengths, const int *formats, int result_binary,
@@ -119,13 +182,15 @@ int ly_st_exec_params(ly_store_t *s, PGresult **res, const char *what,
 		if (!res)
 			return 0;
 		/* wanted now: the server is asked to send what it has */
-		if (!PQsendFlushRequest(s->conn) || PQflush(s->conn) != 0)
+		if (!PQsendFlushRequest(s->conn) || flush_all(s->conn) != 0)
 			return ly_st_result_error(s, NULL, what, errstr, errstr_size);
 		*res = NULL;
 		return collect(s, res, errstr, errstr_size);
 	}
-	PGresult *r = PQexecParams(s->conn, sql, nparams, NULL, params, lengths,
-				   formats, result_binary);
+	PGresult *r = s->pump ? exec_pumping(s, sql, nparams, params, lengths, formats,
+					     result_binary)
+			      : PQexecParams(s->conn, sql, nparams, NULL, params, lengths,
+					     formats, result_binary);
 	if (!result_ok(r))
 		return ly_st_result_error(s, r, what, errstr, errstr_size);
 	if (res)
@@ -137,7 +202,7 @@ int ly_st_exec_params(ly_store_t *s, PGresult **res, const char *what,
 
 int ly_store_pipeline_begin(ly_store_t *s, char *errstr, size_t errstr_size)
 {
-	if (!PQenterPipelineMode(s->conn))
+	if (!PQenterPipelineMode(s->conn) || PQsetnonblocking(s->conn, 1) != 0)
 		return ly_st_result_error(s, NULL, "postgres: pipeline", errstr, errstr_size);
 	s->pipeline = 1;
 	s->synced = 0;
@@ -180,6 +245,8 @@ int ly_store_pipeline_end(ly_store_t *s, char *errstr, size_t errstr_size)
 		}
 	}
 	if (!PQexitPipelineMode(s->conn) && rc == 0)
+		rc = ly_st_result_error(s, NULL, "postgres: pipeline", errstr, errstr_size);
+	if (PQsetnonblocking(s->conn, 0) != 0 && rc == 0)
 		rc = ly_st_result_error(s, NULL, "postgres: pipeline", errstr, errstr_size);
 	s->pipeline = s->synced = 0;
 	return rc;

@@ -21,6 +21,9 @@ struct ly_store {
 	int synced;   /* its end sent (ly_store_pipeline_commit) */
 	size_t pending;
 	const char *pending_what[LY_ST_PENDING_MAX];
+	/* a store in flight whose writes this one pushes out while it waits
+	 * for its own answers (ly_store_set_pump) */
+	ly_store_t *pump;
 };
 
 /* Sorts a failed result into LY_ERETRY or LY_EIO and frees it. */

@@ -1005,6 +1005,9 @@ static void take_off(ly_worker_t *w, int64_t t0)
 	swap_batch(&f->batch, &w->batch);
 	swap_arena(&f->arena, &w->batch_arena);
 	swap_store(&f->store, &w->store);
+	/* its writes, queued in the client, go out while the next batch
+	 * waits for its own answers */
+	ly_store_set_pump(w->store, f->store);
 	f->d = w->d;
 	w->decoded = 0;
 	f->t0 = t0;
@@ -1023,6 +1026,7 @@ static int land(ly_worker_t *w)
 	flight_t *f = &w->flight;
 	if (!f->active || f->rc)
 		return f->active ? f->rc : 0;
+	ly_store_set_pump(w->store, NULL);
 	int rc = ly_store_pipeline_end(f->store, f->errstr, sizeof(f->errstr));
 	if (rc) {
 		ly_store_rollback(f->store);
