@@ -454,8 +454,16 @@ int ly_apply_write(ly_store_t *store, const ly_config_t *cfg,
 		return rc;
 	for (size_t i = 0; i < extra->rows_len; i++)
 		rows[nr++] = extra->rows[i];
-	rc = ly_store_write_postings(store, program->version, postings, np, arena,
-				     errstr, errstr_size);
+	/* The codes first: their collision check is the one write whose
+	 * answer is read at once, and it waits for every write sent before
+	 * it. */
+	rc = ly_store_write_codes(store, program->version, shared->code_secret,
+				  shared->code_secret_len, codes, nc, arena, errstr, errstr_size);
+	if (!rc)
+		rc = ly_store_code_ops(store, ops, nops, errstr, errstr_size);
+	if (!rc)
+		rc = ly_store_write_postings(store, program->version, postings, np, arena,
+					     errstr, errstr_size);
 	if (!rc)
 		rc = ly_store_write_balances(store, states, states_len, arena, errstr,
 					     errstr_size);
@@ -470,12 +478,6 @@ int ly_apply_write(ly_store_t *store, const ly_config_t *cfg,
 	if (!rc)
 		rc = ly_store_write_limits(store, program, states, states_len, arena,
 					   errstr, errstr_size);
-	if (!rc)
-		rc = ly_store_write_codes(store, program->version, shared->code_secret,
-					  shared->code_secret_len, codes, nc, arena,
-					  errstr, errstr_size);
-	if (!rc)
-		rc = ly_store_code_ops(store, ops, nops, errstr, errstr_size);
 	if (!rc)
 		rc = ly_store_queue_triggers(store, remote, nremote, errstr, errstr_size);
 	if (!rc)
