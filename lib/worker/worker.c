@@ -676,20 +676,17 @@ static int begin_batch(ly_worker_t *w, decoded_t *d, txn_t *t, char *errstr,
 		if (uniq == 0 || strcmp(ids[uniq - 1], ids[i]) != 0)
 			ids[uniq++] = ids[i];
 	ly_customer_state_t *states = ly_arena_alloc(arena, (uniq + 1) * sizeof(*states));
-	if (!states || ly_map_init(&t->bycustomer, arena, uniq + 1))
+	unsigned char *later = ly_arena_alloc(arena, uniq + 1);
+	if (!states || !later || ly_map_init(&t->bycustomer, arena, uniq + 1))
 		return LY_ENOMEM;
-	size_t early = 0, late = uniq;
-	for (size_t i = uniq; i-- > 0;) {
-		const int later = w->flight.active &&
-				  ly_map_get(&w->flight.customers, ids[i], strlen(ids[i]));
-		if (later)
-			states[--late].customer_id = ids[i];
+	size_t early = 0;
+	for (size_t i = 0; i < uniq; i++) {
+		later[i] = w->flight.active &&
+			   ly_map_get(&w->flight.customers, ids[i], strlen(ids[i]));
+		early += !later[i];
 	}
-	for (size_t i = 0; i < uniq; i++)
-		if (!(w->flight.active &&
-		      ly_map_get(&w->flight.customers, ids[i], strlen(ids[i]))))
-			states[early++].customer_id = ids[i];
-	LY_ASSERT(early == late);
+	for (size_t i = 0, e = 0, l = early; i < uniq; i++)
+		states[later[i] ? l++ : e++].customer_id = ids[i];
 	for (size_t i = 0; i < uniq; i++) {
 		int found;
 		void **slot = ly_map_put(&t->bycustomer, states[i].customer_id,
