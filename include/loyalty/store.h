@@ -351,6 +351,7 @@ typedef struct ly_outbox_msg {
 	size_t headers_len;
 	char *message_id; /* NULL for dead letters */
 	char *channel;    /* an offer's; NULL otherwise */
+	char *row;        /* the row's ctid, "(block,item)": marked by it */
 	int withdrawn; /* an offer whose channel's consent is withdrawn */
 	int delivered; /* set by the relay */
 } ly_outbox_msg_t;

@@ -1410,7 +1410,7 @@ int ly_store_outbox_claim(ly_store_t *s, size_t limit, ly_outbox_msg_t **msgs,
 	char limit_text[24];
 	snprintf(limit_text, sizeof(limit_text), "%zu", limit);
 	const char *params[2] = {limit_text};
-	pg_array_t custs = {0}, keys[2] = {{{0}}};
+	pg_array_t custs = {0}, rows[2] = {{{0}}};
 	PGresult *res = NULL;
 	ly_map_t mine;
 	size_t n = 0;
@@ -1418,21 +1418,37 @@ int ly_store_outbox_claim(ly_store_t *s, size_t limit, ly_outbox_msg_t **msgs,
 	*msgs_len = 0;
 	/*
 	 * Three statements, each with its own snapshot (READ COMMITTED):
-	 * the first rows in commit order; the advisory lock of each of
-	 * their customers that no other relay holds (one relay at a time
-	 * publishes a customer's rows, oldest first); then, read after the
-	 * locks are held, those customers' rows that are still unpublished,
-	 * so a row another relay published before it let go of the lock is
-	 * seen as published. Only a relay holding a customer's lock marks
-	 * the customer's rows, so no row lock is needed. For an offer, the
-	 * last statement also says whether the customer still consents on
-	 * its channel and has not withdrawn since it was made
-	 * (docs/offers.md).
+	 * the first rows in commit order, with where each is stored (its
+	 * ctid); the advisory lock of each of their customers that no other
+	 * relay holds (one relay at a time publishes a customer's rows,
+	 * oldest first); then, read after the locks are held, those
+	 * customers' rows by their ctids. A row another relay published or
+	 * deleted before it let go of the lock is no longer visible at its
+	 * old ctid, so it is not read again (nor, should the slot be taken
+	 * by a new row meanwhile, is that row: the outbox id must match).
+	 * Only a relay holding a
+	 * customer's lock marks the customer's rows, so no row lock is
+	 * needed, and the ctids stay the rows' own until this transaction
+	 * ends: the marking goes by them too. For an offer, the last
+	 * statement also says whether the customer still consents on its
+	 * channel and has not withdrawn since it was made (docs/offers.md).
+	 *
+	 * By ctid and not by key: the outbox's statistics often say it is
+	 * nearly empty (its live rows are the unpublished ones, and with
+	 * outbox.keep_published_s 0 the published ones are deleted), and
+	 * then the planner joins the keys with a scan of the whole primary
+	 * key index, dead entries and all: seconds a pass. A TID scan reads
+	 * just the rows; with sequential scans off for the transaction it
+	 * is the only plan left.
 	 */
-	int rc = ly_st_exec_params(s, &res, "postgres: outbox head",
-				   "SELECT customer_id, outbox_id FROM outbox "
-				   "WHERE published_at IS NULL ORDER BY outbox_id LIMIT $1",
-				   1, params, NULL, NULL, 0, errstr, errstr_size);
+	int rc = ly_st_exec_simple(s, "postgres: outbox plan", "SET LOCAL enable_seqscan = off",
+				   errstr, errstr_size);
+	if (rc)
+		return rc;
+	rc = ly_st_exec_params(s, &res, "postgres: outbox head",
+			       "SELECT customer_id, ctid, outbox_id FROM outbox "
+			       "WHERE published_at IS NULL ORDER BY outbox_id LIMIT $1",
+			       1, params, NULL, NULL, 0, errstr, errstr_size);
 	if (rc)
 		return rc;
 	const int head = PQntuples(res);
@@ -1473,16 +1489,16 @@ int ly_store_outbox_claim(ly_store_t *s, size_t limit, ly_outbox_msg_t **msgs,
 		const char *c = PQgetvalue(res, row, 0);
 		if (!ly_map_get(&mine, c, strlen(c)))
 			continue;
-		ly_st_arr_str(&keys[0], c);
-		ly_st_arr_text(&keys[1], PQgetvalue(res, row, 1),
-			       (size_t)PQgetlength(res, row, 1));
+		ly_st_arr_str(&rows[0], PQgetvalue(res, row, 1));
+		ly_st_arr_text(&rows[1], PQgetvalue(res, row, 2),
+			       (size_t)PQgetlength(res, row, 2));
 		n++;
 	}
 	PQclear(res);
 	res = NULL;
 	if (n == 0)
 		goto out;
-	rc = ly_st_arrs_end(keys, 2, params, errstr, errstr_size);
+	rc = ly_st_arrs_end(rows, 2, params, errstr, errstr_size);
 	if (rc)
 		goto out;
 	rc = ly_st_exec_params(
@@ -1493,17 +1509,16 @@ int ly_store_outbox_claim(ly_store_t *s, size_t limit, ly_outbox_msg_t **msgs,
 		"           WHEN 'email' THEN c.consent_email AND c.withdrawals_email = o.withdrawals "
 		"           WHEN 'sms' THEN c.consent_sms AND c.withdrawals_sms = o.withdrawals END, "
 		"           false), "
-		"       o.message_id, o.channel, o.published_at IS NULL "
-		"FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(c, i, n) "
-		"JOIN outbox o ON o.customer_id = u.c AND o.outbox_id = u.i "
+		"       o.message_id, o.channel, o.published_at IS NULL, o.ctid::text "
+		"FROM outbox o "
 		"LEFT JOIN customers c ON c.customer_id = o.customer_id AND o.channel IS NOT NULL "
-		"ORDER BY u.n",
+		"WHERE o.ctid = ANY($1::tid[]) AND o.outbox_id = ANY($2::bigint[]) "
+		"ORDER BY o.outbox_id",
 		2, params, NULL, NULL, 1, errstr, errstr_size);
 	if (rc)
 		goto out;
-	/* Published since the head was read: left out here rather than in
-	 * the query, where the planner would scan the partial index of the
-	 * unpublished rows instead of looking each key up. */
+	/* Marked published yet still visible: cannot happen to a row read
+	 * by its old ctid, but a row is never sent twice on that account. */
 	ly_outbox_msg_t *m = ly_arena_alloc(arena, ((size_t)PQntuples(res) + 1) * sizeof(*m));
 	if (!m)
 		goto nomem;
@@ -1522,8 +1537,9 @@ int ly_store_outbox_claim(ly_store_t *s, size_t limit, ly_outbox_msg_t **msgs,
 		m[i].withdrawn = *PQgetvalue(res, row, 6) != 0;
 		m[i].message_id = copy_binary(arena, res, row, 7, &len);
 		m[i].channel = copy_binary(arena, res, row, 8, &len);
+		m[i].row = copy_binary(arena, res, row, 10, &len);
 		m[i].delivered = 0;
-		if (!m[i].customer_id || !m[i].topic)
+		if (!m[i].customer_id || !m[i].topic || !m[i].row)
 			goto nomem;
 	}
 	*msgs = m;
@@ -1535,7 +1551,7 @@ nomem:
 out:
 	PQclear(res);
 	ly_st_arrs_free(&custs, 1);
-	ly_st_arrs_free(keys, 2);
+	ly_st_arrs_free(rows, 2);
 	return rc;
 }
 
@@ -1544,53 +1560,47 @@ int ly_store_outbox_mark(ly_store_t *s, const ly_outbox_msg_t *msgs,
 			 char *errstr, size_t errstr_size)
 {
 	(void)arena;
-	pg_array_t del[2] = {{{0}}}, pub[2] = {{{0}}}, gone[3] = {{{0}}};
-	const char *dp[2], *pp[2], *gp[3];
+	pg_array_t del = {0}, pub = {0}, gone[3] = {{{0}}};
+	const char *dp[1], *pp[1], *gp[3];
 	size_t ndel = 0, npub = 0, ngone = 0;
 	int rc = 0;
+	/* by ctid, as claimed (ly_store_outbox_claim) */
 	for (size_t i = 0; i < msgs_len; i++) {
 		if (msgs[i].withdrawn) {
-			ly_st_arr_str(&gone[0], msgs[i].customer_id);
-			ly_st_arr_int(&gone[1], msgs[i].outbox_id);
+			ly_st_arr_str(&gone[0], msgs[i].row);
+			ly_st_arr_str(&gone[1], msgs[i].customer_id);
 			ly_st_arr_str(&gone[2], msgs[i].message_id);
 			ngone++;
 		} else if (msgs[i].delivered && keep_published && msgs[i].message_id) {
-			ly_st_arr_str(&pub[0], msgs[i].customer_id);
-			ly_st_arr_int(&pub[1], msgs[i].outbox_id);
+			ly_st_arr_str(&pub, msgs[i].row);
 			npub++;
 		} else if (msgs[i].delivered) {
 			/* a dead letter is the shop's message as it came (contact
 			 * details and all): once on the DLQ topic it is not kept */
-			ly_st_arr_str(&del[0], msgs[i].customer_id);
-			ly_st_arr_int(&del[1], msgs[i].outbox_id);
+			ly_st_arr_str(&del, msgs[i].row);
 			ndel++;
 		}
 	}
-	if (npub && !(rc = ly_st_arrs_end(pub, 2, pp, errstr, errstr_size)))
+	if (npub && !(rc = ly_st_arrs_end(&pub, 1, pp, errstr, errstr_size)))
 		rc = ly_st_exec_params(s, NULL, "postgres: mark outbox",
-				 "UPDATE outbox o SET published_at = now() "
-				 "FROM unnest($1::text[], $2::bigint[]) AS u(c, i) "
-				 "WHERE o.customer_id = u.c AND o.outbox_id = u.i",
-				 2, pp, NULL, NULL, 0, errstr, errstr_size);
-	if (!rc && ndel && !(rc = ly_st_arrs_end(del, 2, dp, errstr, errstr_size)))
+				 "UPDATE outbox SET published_at = now() "
+				 "WHERE ctid = ANY($1::tid[])",
+				 1, pp, NULL, NULL, 0, errstr, errstr_size);
+	if (!rc && ndel && !(rc = ly_st_arrs_end(&del, 1, dp, errstr, errstr_size)))
 		rc = ly_st_exec_params(s, NULL, "postgres: delete published",
-				 "DELETE FROM outbox o "
-				 "USING unnest($1::text[], $2::bigint[]) AS u(c, i) "
-				 "WHERE o.customer_id = u.c AND o.outbox_id = u.i",
-				 2, dp, NULL, NULL, 0, errstr, errstr_size);
+				 "DELETE FROM outbox WHERE ctid = ANY($1::tid[])",
+				 1, dp, NULL, NULL, 0, errstr, errstr_size);
 	/* an offer whose consent was withdrawn is never published: its row
 	 * goes, and its record says why */
 	if (!rc && ngone && !(rc = ly_st_arrs_end(gone, 3, gp, errstr, errstr_size)))
 		rc = ly_st_exec_params(s, NULL, "postgres: drop withdrawn offers",
-				 "WITH u AS (SELECT * FROM unnest($1::text[], $2::bigint[], "
-				 "    $3::text[]) AS u(c, i, m)), "
-				 "d AS (DELETE FROM outbox o USING u "
-				 "    WHERE o.customer_id = u.c AND o.outbox_id = u.i) "
+				 "WITH d AS (DELETE FROM outbox WHERE ctid = ANY($1::tid[])) "
 				 "UPDATE offers f SET status = 'suppressed', reason = 'consent_withdrawn' "
-				 "FROM u WHERE f.customer_id = u.c AND f.offer_id = u.m",
+				 "FROM unnest($2::text[], $3::text[]) AS u(c, m) "
+				 "WHERE f.customer_id = u.c AND f.offer_id = u.m",
 				 3, gp, NULL, NULL, 0, errstr, errstr_size);
-	ly_st_arrs_free(del, 2);
-	ly_st_arrs_free(pub, 2);
+	ly_st_arrs_free(&del, 1);
+	ly_st_arrs_free(&pub, 1);
 	ly_st_arrs_free(gone, 3);
 	return rc;
 }
