@@ -195,11 +195,12 @@ static const setting_t settings[] = {
 	INT("refunds.hold_days", refunds_hold_days, 30, 1, 3650, "days", 0,
 	    "A refund that comes before its order is held this long (from its "
 	    "event time) for the order, then dead-lettered as `order_not_found`."),
-	INT("outbox.keep_published_s", outbox_keep_published_s, 86400, 0, 31536000, "s", 0,
-	    "Published outbox rows are kept this long (for inspection), then "
-	    "deleted by `loyaltyd`; 0: the relay deletes each row as it publishes "
-	    "it. The `offers` table and the ledger keep the history; the outbox "
-	    "is only the queue to Kafka."),
+	INT("outbox.keep_published_s", outbox_keep_published_s, 0, 0, 31536000, "s", 0,
+	    "0: the relay deletes each outbox row once the broker has it. "
+	    "Otherwise published rows are kept this long (for inspection, at the "
+	    "cost of an update per row and the table's growth), then deleted by "
+	    "`loyaltyd`. The `offers` table and the ledger keep the history, and "
+	    "the topics what was published; the outbox is only the queue to Kafka."),
 	INT("outbox.prune_interval_ms", outbox_prune_interval_ms, 60000, 0, 86400000, "ms", 0,
 	    "How often `loyaltyd` deletes published outbox rows older than "
 	    "`outbox.keep_published_s`, at most 10,000 per turn of the relay. 0: "

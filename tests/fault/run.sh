@@ -76,6 +76,8 @@ export LOYALTY_BATCH_MAX_EVENTS=200
 export LOYALTY_CODES_SECRET=fault-matrix-codes-secret
 # a dead or frozen member's partitions move in seconds
 export LOYALTY_KAFKA_PROPERTIES="session.timeout.ms=6000,heartbeat.interval.ms=500"
+# the outputs are compared as the outbox held them: published rows are kept
+export LOYALTY_OUTBOX_KEEP_PUBLISHED_S=86400
 
 # digest DIR: the state the scenario must not change, in files of DIR.
 digest() {

@@ -41,6 +41,10 @@ setup_case() {
 	export LOYALTY_BATCH_MAX_EVENTS=${LOYALTY_BATCH_MAX_EVENTS:-1000}
 	export LOYALTY_BATCH_MAX_WAIT_MS=${LOYALTY_BATCH_MAX_WAIT_MS:-100}
 	export LOYALTY_LOG_LEVEL=${LOYALTY_LOG_LEVEL:-info}
+	# The tests compare what the outbox held with what the topics hold, so
+	# published rows are kept (as shipped they are deleted once published;
+	# test_outbox_prune covers that).
+	export LOYALTY_OUTBOX_KEEP_PUBLISHED_S=${LOYALTY_OUTBOX_KEEP_PUBLISHED_S:-86400}
 	# Time moves by `loyaltyctl tick --now` in the tests, never by the
 	# wall clock: the workers run no scheduler passes of their own.
 	export LOYALTY_SCHEDULER_INTERVAL_MS=${LOYALTY_SCHEDULER_INTERVAL_MS:-0}

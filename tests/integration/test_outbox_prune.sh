@@ -3,7 +3,9 @@
 # once older than outbox.keep_published_s, counts them in
 # loyalty_outbox_pruned_total, and never deletes a row not yet published
 # (here: the rows of a customer whose relay lock a psql session holds, as
-# another replica would while publishing them).
+# another replica would while publishing them). Then, as shipped
+# (outbox.keep_published_s 0, no pruning), the relay deletes each row once
+# the broker has it.
 source "$(dirname "$0")/lib.sh"
 setup_case outbox_prune
 export LOYALTY_OUTBOX_KEEP_PUBLISHED_S=2
@@ -64,5 +66,35 @@ done
 got=$(topic_dump "$LOYALTY_TOPICS_ACTIVITY" '%k\n' | grep -cx "$held")
 [ "$got" -ge "$held_rows" ] || fail "$got of $held_rows messages of $held on the activity topic"
 stop_worker
+
+# As shipped: each row deleted as the broker acknowledges it, with the
+# pruning pass off, so only the relay can have deleted them.
+topics_total() {
+	local n=0 t
+	for t in "$LOYALTY_TOPICS_ACTIVITY" "$LOYALTY_TOPICS_OFFERS" "$LOYALTY_TOPICS_DLQ"; do
+		n=$((n + $(topic_dump "$t" '%o\n' | wc -l)))
+	done
+	echo "$n"
+}
+before=$(topics_total)
+unset LOYALTY_OUTBOX_KEEP_PUBLISHED_S
+export LOYALTY_OUTBOX_PRUNE_INTERVAL_MS=0
+"$LOYALTYCTL" produce --count 300 --seed 8 --customers 40 2>/dev/null || fail "produce"
+start_worker
+wait_consumed 600
+for _ in $(seq 150); do
+	[ "$(sql "SELECT count(*) FROM outbox")" = 0 ] && break
+	sleep 0.2
+done
+[ "$(sql "SELECT count(*) FROM outbox")" = 0 ] || fail "published rows left in the outbox with keep_published_s 0"
+metrics=$(curl -s "http://127.0.0.1:$HTTP_PORT/metrics")
+published=$(awk '$1 == "loyalty_outbox_published_total" { print $2 }' <<<"$metrics")
+pruned=$(awk '$1 == "loyalty_outbox_pruned_total" { print $2 }' <<<"$metrics")
+deleted=$(($(topics_total) - before))
+[ "$deleted" -gt 0 ] || fail "the second run published nothing"
+[ "${published%.*}" = "$deleted" ] ||
+	fail "loyalty_outbox_published_total ${published:-absent}, want the $deleted messages published"
+[ "${pruned%.*}" = 0 ] || fail "loyalty_outbox_pruned_total $pruned with pruning off"
+stop_worker
 check_verify
-echo "outbox_prune: ok ($total rows pruned while $held_rows were held back, then those too)"
+echo "outbox_prune: ok ($total rows pruned while $held_rows were held back, then those too; then $deleted deleted as published)"
