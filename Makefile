@@ -110,9 +110,11 @@ bench-engine: deps
 	cmake --build $(BUILD) -j $(JOBS) --target engine_bench
 	$(BUILD)/engine_bench $(BENCH_ARGS) $(BENCH_PROGRAM)
 
-# The whole-path benchmark: figures, never a test. The servers are stopped
-# whatever it did; the exit status is the bench's.
+# The whole-path benchmark: figures, never a test. The broker starts empty
+# (deploy/local/kafka.sh reset: it holds no other run's topics). The servers
+# are stopped whatever it did; the exit status is the bench's.
 bench: build services-up
+	deploy/local/kafka.sh reset
 	LY_BIN_DIR=$(CURDIR)/$(BUILD) LY_SOURCE_DIR=$(CURDIR) bash bench/run.sh; \
 		status=$$?; $(MAKE) services-down; exit $$status
 

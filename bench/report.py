@@ -69,6 +69,7 @@ def machine(args):
         "memory_mib": mem_kib // 1024,
         "kernel": os.uname().release,
         "load_average_at_start": args.load,
+        "broker_partitions_at_start": args.broker_partitions,
         "postgresql": pg("SHOW server_version"),
         "postgresql_fsync": pg("SHOW fsync"),
         "postgresql_synchronous_commit": pg("SHOW synchronous_commit"),
@@ -169,7 +170,8 @@ def table(res, scale_note):
               f"load average at start {m['load_average_at_start']}; PostgreSQL {m['postgresql']} "
               f"(fsync {m['postgresql_fsync']}, synchronous_commit "
               f"{m['postgresql_synchronous_commit']}, shared_buffers "
-              f"{m['postgresql_shared_buffers']}); Kafka {m['kafka']}; librdkafka "
+              f"{m['postgresql_shared_buffers']}); Kafka {m['kafka']} "
+              f"({m['broker_partitions_at_start']} partitions on the broker at start); librdkafka "
               f"{m['librdkafka']}; commit {m['git_commit'][:12]}"
               f"{' with uncommitted changes' if m['git_uncommitted_changes'] else ''}."]
     return "\n".join(lines)
@@ -219,6 +221,7 @@ def main():
     p.add_argument("--source", required=True)
     p.add_argument("--pg", required=True)
     p.add_argument("--load", default="")
+    p.add_argument("--broker-partitions", default="unknown")
     p.add_argument("--events", type=int, required=True)
     p.add_argument("--rate", type=int, required=True)
     p.add_argument("--seconds", type=int, required=True)

@@ -380,7 +380,7 @@ report() {
 	fi
 	python3 "$LY_SOURCE_DIR/bench/report.py" --work "$WORK" --date "$date" \
 		--results "$BENCH_RESULTS" --source "$LY_SOURCE_DIR" --pg "$BENCH_PG" \
-		--load "$LOAD_AT_START" --events "$BENCH_EVENTS" --rate "$BENCH_RATE" \
+		--load "$LOAD_AT_START" --broker-partitions "$BROKER_PARTITIONS" --events "$BENCH_EVENTS" --rate "$BENCH_RATE" \
 		--seconds "$BENCH_SECONDS" --customers "$BENCH_CUSTOMERS" --seed "$BENCH_SEED" \
 		--partitions "$BENCH_PARTITIONS" --batches "$BENCH_BATCHES" \
 		--full "$FULL_EVENTS $FULL_RATE $FULL_SECONDS $FULL_CUSTOMERS" "${docs[@]}"
@@ -392,7 +392,10 @@ report() {
 }
 
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
-log "bench $RUN_ID: stages \"$BENCH_STAGES\"; load average $LOAD_AT_START on $(nproc) cores"
+# Every partition the broker holds costs it work while the bench runs
+# (`make bench` starts it empty: deploy/local/kafka.sh reset).
+BROKER_PARTITIONS=$(kcat -b "$BENCH_KAFKA" -L -m 10 2>/dev/null | grep -c '^ *partition ' || true)
+log "bench $RUN_ID: stages \"$BENCH_STAGES\"; load average $LOAD_AT_START on $(nproc) cores; $BROKER_PARTITIONS partitions on the broker"
 for stage in backlog ceiling batches latency; do
 	if has_stage $stage; then
 		"${stage}_stage"

@@ -2,7 +2,7 @@
 # deploy/local/kafka.sh — throwaway single-node Apache Kafka broker (KRaft,
 # combined broker+controller) for local runs and CI.
 #
-#   deploy/local/kafka.sh start|stop|status [DIR]
+#   deploy/local/kafka.sh start|stop|status|reset [DIR]
 #   deploy/local/kafka.sh libs      # fetch if needed, print the jar directory
 #
 # With the jars you can run the Kafka CLI tools against the broker, e.g.
@@ -18,6 +18,10 @@
 # Broker: PLAINTEXT 127.0.0.1:${LY_KAFKA_PORT:-59092}; controller on
 # 127.0.0.1:${LY_KAFKA_CONTROLLER_PORT:-59093}.  Topic auto-creation is off.
 # `start` is idempotent and prints "kafka: 127.0.0.1:<port>" as its last line.
+# `reset` stops the broker, deletes its data (every topic) and starts it
+# afresh: `make bench` measures on a broker that holds only its own topics,
+# since one that kept every test's topics (thousands of partitions) spends
+# a large share of a core on them while the bench runs.
 #
 # Environment:
 #   LY_KAFKA_PORT             broker port (default 59092)
@@ -325,6 +329,7 @@ do_status() {
 
 case $CMD in
     start) do_start ;;
+    reset) do_stop && rm -rf "$DATA" && do_start ;;
     stop) do_stop ;;
     status) do_status ;;
     libs)
