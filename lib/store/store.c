@@ -1432,12 +1432,12 @@ int ly_store_outbox_claim(ly_store_t *s, size_t limit, ly_outbox_msg_t **msgs,
 	 * deleted before it let go of the lock is no longer visible at its
 	 * old ctid, so it is not read again (nor, should the slot be taken
 	 * by a new row meanwhile, is that row: the outbox id must match).
-	 * Only a relay holding a
-	 * customer's lock marks the customer's rows, so no row lock is
-	 * needed, and the ctids stay the rows' own until this transaction
-	 * ends: the marking goes by them too. For an offer, the last
-	 * statement also says whether the customer still consents on its
-	 * channel and has not withdrawn since it was made (docs/offers.md).
+	 * Only a relay holding a customer's lock marks the customer's rows,
+	 * so no row lock is needed, and the ctids stay the rows' own until
+	 * this transaction ends: the marking goes by them too. For an
+	 * offer, the last statement also says whether the customer still
+	 * consents on its channel and has not withdrawn since it was made
+	 * (docs/offers.md).
 	 *
 	 * By ctid and not by key: the outbox's statistics often say it is
 	 * nearly empty (its live rows are the unpublished ones, and with
@@ -1519,8 +1519,9 @@ int ly_store_outbox_claim(ly_store_t *s, size_t limit, ly_outbox_msg_t **msgs,
 		2, params, NULL, NULL, 1, errstr, errstr_size);
 	if (rc)
 		goto out;
-	/* Marked published yet still visible: cannot happen to a row read
-	 * by its old ctid, but a row is never sent twice on that account. */
+	/* A row marked published since the head was read has a new
+	 * version elsewhere and is not seen at its old ctid; the check of
+	 * published_at below stays as a guard. */
 	ly_outbox_msg_t *m = ly_arena_alloc(arena, ((size_t)PQntuples(res) + 1) * sizeof(*m));
 	if (!m)
 		goto nomem;
