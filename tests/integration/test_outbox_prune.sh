@@ -13,6 +13,14 @@ export LOYALTY_OUTBOX_PRUNE_INTERVAL_MS=200
 HTTP_PORT=$((20000 + RANDOM % 20000))
 export LOYALTY_HTTP_LISTEN=127.0.0.1:$HTTP_PORT
 LOCKER=""
+# topics_total: the messages on the output topics
+topics_total() {
+	local n=0 t
+	for t in "$LOYALTY_TOPICS_ACTIVITY" "$LOYALTY_TOPICS_OFFERS" "$LOYALTY_TOPICS_DLQ"; do
+		n=$((n + $(topic_dump "$t" '%o\n' | wc -l)))
+	done
+	echo "$n"
+}
 trap 'kill_worker; [ -n "$LOCKER" ] && kill "$LOCKER" 2>/dev/null; teardown_case' EXIT
 
 "$LOYALTYCTL" produce --count 300 --seed 7 --customers 40 2>/dev/null || fail "produce"
@@ -45,10 +53,7 @@ left=$(sql "SELECT count(*) FROM outbox WHERE customer_id <> '$held'")
 	fail "rows of $held, unpublished, were published or pruned under its relay lock"
 pruned=$(curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | awk '$1 == "loyalty_outbox_pruned_total" { print $2 }')
 # Without a crash every row was published once: as many as the topics hold.
-total=0
-for t in "$LOYALTY_TOPICS_ACTIVITY" "$LOYALTY_TOPICS_OFFERS" "$LOYALTY_TOPICS_DLQ"; do
-	total=$((total + $(topic_dump "$t" '%o\n' | wc -l)))
-done
+total=$(topics_total)
 [ "${pruned%.*}" = "$total" ] ||
 	fail "loyalty_outbox_pruned_total ${pruned:-absent}, want the $total messages published"
 
@@ -69,13 +74,6 @@ stop_worker
 
 # As shipped: each row deleted as the broker acknowledges it, with the
 # pruning pass off, so only the relay can have deleted them.
-topics_total() {
-	local n=0 t
-	for t in "$LOYALTY_TOPICS_ACTIVITY" "$LOYALTY_TOPICS_OFFERS" "$LOYALTY_TOPICS_DLQ"; do
-		n=$((n + $(topic_dump "$t" '%o\n' | wc -l)))
-	done
-	echo "$n"
-}
 before=$(topics_total)
 unset LOYALTY_OUTBOX_KEEP_PUBLISHED_S
 export LOYALTY_OUTBOX_PRUNE_INTERVAL_MS=0
