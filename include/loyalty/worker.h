@@ -76,6 +76,8 @@ typedef struct ly_scheduler_stats {
 	uint64_t postings;
 	uint64_t dead_lettered; /* held refunds whose order never came */
 	uint64_t errors;        /* triggers whose rules failed */
+	int more;               /* stopped at max_tx after a full transaction:
+				 * more may be due */
 } ly_scheduler_stats_t;
 
 /*

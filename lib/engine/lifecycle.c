@@ -359,7 +359,13 @@ static int commit_refund(const ly_program_t *program, ly_customer_state_t *cs,
 	o->refunded = r;
 	o->changed = 1;
 	out->voids = o;
-	if (program->tiers_len && cs->tier > 0)
+	/* The scheduler evaluates the downgrade at the refund's time. With the
+	 * window loaded (the worker loads it for a refund of a customer with a
+	 * tier), a window spend still at the tier's min_spend cannot lower it
+	 * then: the customer is not made due for nothing. */
+	if (program->tiers_len && cs->tier > 0 &&
+	    (cs->orders_partial || lc_window_spend(program, cs, ev->time_us) <
+					   program->tiers[cs->tier].min_spend))
 		due_at(&cs->tier_due_us, ev->time_us);
 	derive(program, cs);
 	cs->profile_changed = 1;

@@ -19,15 +19,18 @@
 #define HELD_PER_TX 1000
 #define LIMIT_PERIODS_MAX 400
 
-/* The customers' work in one transaction; *done counts them. */
+/* The customers' work in one transaction; *done counts them, *full says
+ * whether it took as many as it may (more may be due). */
 static int pass_once(ly_store_t *store, const ly_config_t *cfg,
 		     const ly_program_t *program, ly_engine_shared_t *shared,
 		     int64_t *budget_before, int64_t now_us, ly_scheduler_stats_t *st,
-		     size_t *done, ly_arena_t *arena, char *errstr, size_t errstr_size)
+		     size_t *done, int *full, ly_arena_t *arena, char *errstr,
+		     size_t errstr_size)
 {
 	const char **ids;
 	size_t n;
 	*done = 0;
+	*full = 0;
 	int rc = ly_store_begin(store, errstr, errstr_size);
 	if (rc)
 		return rc;
@@ -224,6 +227,7 @@ static int pass_once(ly_store_t *store, const ly_config_t *cfg,
 	st->customers += n;
 	st->dead_lettered += nheld;
 	*done = n + nheld;
+	*full = n >= (size_t)cfg->scheduler_batch_customers || nheld >= HELD_PER_TX;
 	return 0;
 }
 
@@ -250,9 +254,10 @@ int ly_scheduler_pass(ly_store_t *store, const ly_config_t *cfg,
 				     strlen(cfg->codes_secret)};
 	for (int attempts = 0;;) {
 		size_t done;
+		int full;
 		ly_arena_reset(arena);
 		rc = pass_once(store, cfg, program, &shared, budgets ? before : NULL, now_us,
-			       stats, &done, arena, errstr, errstr_size);
+			       stats, &done, &full, arena, errstr, errstr_size);
 		if (rc) {
 			ly_store_rollback(store);
 			/* a budget another replica spent meanwhile, a deadlock:
@@ -261,8 +266,12 @@ int ly_scheduler_pass(ly_store_t *store, const ly_config_t *cfg,
 				continue;
 			break;
 		}
-		if (done == 0 || (max_tx && ++txs >= max_tx))
+		if (done == 0)
 			break;
+		if (max_tx && ++txs >= max_tx) {
+			stats->more = full;
+			break;
+		}
 		attempts = 0;
 	}
 out:

@@ -31,6 +31,7 @@
 #include "loyalty/store.h"
 #include "loyalty/util.h"
 #include "relay.h"
+#include "ticker.h"
 #include "worker_int.h"
 
 #define FLUSH_MS 30000 /* longest wait for the producer's last messages */
@@ -103,11 +104,11 @@ struct ly_worker {
 	atomic_int pg_down, brokers_down;
 	atomic_size_t paused;   /* partitions waiting for their offsets */
 	int64_t last_pending_ms; /* when they were last asked for */
-	int64_t last_schedule_ms; /* the last scheduler pass */
 	ly_store_t *store;
 	ly_consumer_t *consumer;
 	rd_kafka_t *producer;
 	ly_relay_t *relay; /* the outbox relay's thread */
+	ly_ticker_t *ticker; /* the scheduler's thread; NULL: none */
 	ly_arena_t *batch_arena; /* decoded events, reset per batch */
 	ly_arena_t *tx_arena;    /* effects, reset per attempt */
 	ly_msg_batch_t batch;    /* the batch in hand, decoded into d */
@@ -563,10 +564,13 @@ static int load_needs(ly_worker_t *w, const decoded_t *d, ly_map_t *bycustomer,
 		default:
 			break;
 		}
-		/* an order may lift the tier, unless it is the top one (only the
-		 * scheduler lowers a tier) */
+		/* an order may lift the tier, unless it is the top one; a refund
+		 * of a customer with a tier is weighed against it (only the
+		 * scheduler lowers a tier, and only when the window says so) */
 		if (w->window_always ||
-		    (ev->type == LY_EV_ORDER_PAID && st->tier + 1 < program->tiers_len))
+		    (ev->type == LY_EV_ORDER_PAID && st->tier + 1 < program->tiers_len) ||
+		    ((ev->type == LY_EV_ORDER_REFUNDED || ev->type == LY_EV_ORDER_CANCELLED) &&
+		     st->tier > 0 && program->tiers_len))
 			window[si] = 1;
 		if (first[si] == 0 || ev->time_us < first[si])
 			first[si] = ev->time_us;
@@ -1377,6 +1381,15 @@ static void relay_reached(void *opaque, int ok)
 	postgres_reached(opaque, ok);
 }
 
+/* A scheduler transaction: its rows for the outbox go out now. */
+static void ticker_done(void *opaque, int ok, int wrote)
+{
+	ly_worker_t *w = opaque;
+	postgres_reached(w, ok);
+	if (ok && wrote)
+		ly_relay_kick(w->relay);
+}
+
 int ly_worker_new(ly_worker_t **out, const ly_config_t *cfg,
 		  const char *bootstrap, const ly_program_t *program,
 		  ly_metrics_t *metrics, char *errstr, size_t errstr_size)
@@ -1417,6 +1430,9 @@ int ly_worker_new(ly_worker_t **out, const ly_config_t *cfg,
 		goto fail;
 	rc = ly_relay_start(&w->relay, cfg, w->producer, metrics, relay_reached, w, errstr,
 			    errstr_size);
+	if (!rc && cfg->scheduler_interval_ms > 0)
+		rc = ly_ticker_start(&w->ticker, cfg, w->program, ticker_done, w, errstr,
+				     errstr_size);
 	if (rc)
 		goto fail;
 	const ly_consumer_watch_t watch = {w, on_stats, on_brokers_down, on_rebalanced};
@@ -1456,6 +1472,8 @@ static void reload(ly_worker_t *w)
 		ly_program_destroy(p);
 		return;
 	}
+	if (w->ticker)
+		ly_ticker_set_program(w->ticker, p);
 	ly_log(LY_LOG_INFO, "worker", "reloaded: program %s version %s: %zu rules",
 	       p->name, p->version, p->rules_len);
 	ly_metrics_add(w->metrics, LY_M_PROGRAM_RELOADS, "success", NULL, 1);
@@ -1463,43 +1481,12 @@ static void reload(ly_worker_t *w)
 	w->owned = p;
 }
 
-/*
- * A scheduler pass every scheduler.interval_ms, the wall clock as now: one
- * transaction per turn of the loop, so polling goes on between them (a
- * large backlog of due work never keeps the consumer from the group); a
- * turn that found work comes back at the next turn.
- */
-static void schedule(ly_worker_t *w)
+/* The scheduler ends its transaction and stops; then the relay publishes
+ * the last rows and stops, its count kept. */
+static void stop_threads(ly_worker_t *w)
 {
-	const int64_t every = w->cfg->scheduler_interval_ms;
-	if (every <= 0 || ly_time_mono_ms() - w->last_schedule_ms < every)
-		return;
-	w->last_schedule_ms = ly_time_mono_ms();
-	ly_scheduler_stats_t st;
-	char errstr[512];
-	int rc = ly_scheduler_pass(w->store, w->cfg, w->program, ly_time_now_us(), 1, &st,
-				   errstr, sizeof(errstr));
-	if (rc == 0 && (st.customers || st.dead_lettered))
-		w->last_schedule_ms -= every; /* more may be due: again next turn */
-	if (rc) {
-		ly_log(LY_LOG_WARN, "scheduler", "pass failed: %s", errstr);
-		if (rc == LY_ERETRY)
-			postgres_reached(w, ly_store_reconnect(w->store, errstr,
-							       sizeof(errstr)) == 0);
-		return;
-	}
-	if (st.customers || st.dead_lettered)
-		ly_log(LY_LOG_INFO, "scheduler",
-		       "pass: %llu customers, %llu released, %llu expired, %llu triggers, "
-		       "%llu held refunds dead-lettered",
-		       (unsigned long long)st.customers, (unsigned long long)st.released,
-		       (unsigned long long)st.expired, (unsigned long long)st.triggers,
-		       (unsigned long long)st.dead_lettered);
-}
-
-/* The relay publishes the last rows and stops; its count is kept. */
-static void stop_relay(ly_worker_t *w)
-{
+	ly_ticker_stop(w->ticker);
+	w->ticker = NULL;
 	if (!w->relay)
 		return;
 	w->stats.outbox_published = ly_relay_stop(w->relay);
@@ -1574,7 +1561,6 @@ int ly_worker_run(ly_worker_t *w, volatile int *stop, volatile int *reload_asked
 			rc = land_or_requeue(w, stop);
 			if (rc)
 				break;
-			schedule(w);
 			continue;
 		}
 		if (!w->decoded) {
@@ -1593,13 +1579,12 @@ int ly_worker_run(ly_worker_t *w, volatile int *stop, volatile int *reload_asked
 		w->decoded = 0;
 		if (rc)
 			break;
-		schedule(w);
 	}
 	/* the last batch's answers; one that failed is left to the next
 	 * owner of its partitions */
 	int stopping = 1;
 	land_or_requeue(w, &stopping);
-	stop_relay(w);
+	stop_threads(w);
 	return rc;
 }
 
@@ -1612,7 +1597,7 @@ void ly_worker_destroy(ly_worker_t *w)
 	ly_msg_batch_free(&w->ahead);
 	ly_msg_batch_free(&w->flight.batch);
 	ly_consumer_destroy(w->consumer);
-	stop_relay(w);
+	stop_threads(w);
 	if (w->producer) {
 		rd_kafka_flush(w->producer, FLUSH_MS);
 		rd_kafka_destroy(w->producer);
