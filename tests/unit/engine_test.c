@@ -1969,6 +1969,37 @@ static ly_event_t refund_of(const char *order_id, int64_t amount, const char *id
 	return ev;
 }
 
+/* A refund asks the scheduler to weigh a downgrade at its time only when
+ * the window spend it leaves is below the tier's min_spend; without the
+ * window loaded it cannot tell, and always asks. */
+static void test_refund_tier_due(void **state)
+{
+	fixture_t *f = *state;
+	load(f, HEAD TIERS "rules:\n"
+		     "  - {id: base, on: order.paid, earn: {per: 100, points: 1, of: order.total}}\n");
+	const int64_t leaves = EVENT_TIME_US + 365 * DAY_US; /* when o-1 leaves */
+	ly_order_t o = {.order_id = "o-1", .paid_at_us = EVENT_TIME_US, .total = 800000};
+	ly_customer_state_t cs = {.customer_id = "c-1", .tier = 1, /* silver: 500,000 */
+				  .orders = &o, .orders_len = 1, .orders_cap = 1,
+				  .tier_due_us = leaves,
+				  .window_from_us = EVENT_TIME_US,
+				  .window_to_us = EVENT_TIME_US + 2 * DAY_US};
+	ly_event_t r1 = refund_of("o-1", 200000, "r-1");
+	apply_ok(f, &cs, &r1);
+	assert_int_equal(o.refunded, 200000);
+	assert_int_equal(cs.tier_due_us, leaves); /* 600,000 left: still silver */
+	ly_event_t r2 = refund_of("o-1", 200000, "r-2");
+	apply_ok(f, &cs, &r2);
+	assert_int_equal(cs.tier_due_us, r2.time_us); /* 400,000: weigh it then */
+	assert_int_equal(cs.tier, 1); /* the scheduler lowers it, not the refund */
+
+	o.refunded = 0;
+	cs.tier_due_us = leaves;
+	cs.orders_partial = 1;
+	apply_ok(f, &cs, &r1);
+	assert_int_equal(cs.tier_due_us, r1.time_us);
+}
+
 /* Refunds in pieces reverse what one refund of the sum would, per rule,
  * from the order's pending lot first, then from available points. */
 static void test_refund_per_rule(void **state)
@@ -2216,6 +2247,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tier_multiplier, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tier_window_summed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refund_tier_due, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tier_upgrade_trigger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_issue_and_offer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_customer_fields, setup, teardown),
