@@ -12,12 +12,14 @@
  * transaction, the relay. Millisecond resolution, as Kafka's timestamps.
  *
  *   latency [--config FILE] [--brokers LIST] [--cdf FILE] [--json FILE]
- *           [--timeout-s N]
+ *           [--timeout-s N] [--since-ms T]
  *
  * Run it after loyaltyd has applied and published everything: it does not
  * wait for messages written after it starts. Events with no points change
  * (a review that earns nothing) have no latency and are counted apart, as
  * are points.changed messages of no input event (triggers, scheduler).
+ * --since-ms T: events produced before T (ms since the epoch) were a
+ * warm-up: paired, counted apart, not timed.
  * Reads with assign(), never joins a group, commits nothing.
  */
 #include <cjson/cJSON.h>
@@ -46,7 +48,7 @@ extern char **environ;
 
 typedef struct options {
 	const char *config_path, *brokers, *cdf_path, *json_path;
-	uint64_t timeout_s;
+	uint64_t timeout_s, since_ms;
 } options_t;
 
 /* One partition to read to its end as of the start. */
@@ -80,7 +82,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: latency [--config FILE] [--brokers LIST] [--cdf FILE] [--json FILE]\n"
-		"               [--timeout-s N]\n"
+		"               [--timeout-s N] [--since-ms T]\n"
 		"\n"
 		"Pairs the input events of the configured topics with the\n"
 		"loyalty.points.changed messages they caused on the activity topic and\n"
@@ -88,7 +90,9 @@ static void usage(FILE *f)
 		"  --brokers LIST  bootstrap servers (default: kafka.brokers)\n"
 		"  --cdf FILE      write the distribution: \"ms fraction\" lines, for gnuplot\n"
 		"  --json FILE     also write the figures to FILE as JSON\n"
-		"  --timeout-s N   give up reading after N s (1..%u, default %u)\n",
+		"  --timeout-s N   give up reading after N s (1..%u, default %u)\n"
+		"  --since-ms T    time only the events produced from T on (ms since\n"
+		"                  the epoch): those before were a warm-up\n",
 		TIMEOUT_S_MAX, DEFAULT_TIMEOUT_S);
 }
 
@@ -116,6 +120,8 @@ static int parse_args(options_t *o, int argc, char **argv)
 			o->json_path = v;
 		} else if (strcmp(a, "--timeout-s") == 0) {
 			bad = ly_parse_u64(v, 1, TIMEOUT_S_MAX, &o->timeout_s);
+		} else if (strcmp(a, "--since-ms") == 0) {
+			bad = ly_parse_u64(v, 0, INT64_MAX, &o->since_ms);
 		} else {
 			fprintf(stderr, "latency: unknown argument \"%s\"\n", a);
 			usage(stderr);
@@ -400,14 +406,14 @@ static int64_t percentile(const int64_t *v, size_t n, double p)
 }
 
 typedef struct figures {
-	size_t n, inputs_unchanged, outputs_unmatched;
+	size_t n, inputs_unchanged, outputs_unmatched, warmup;
 	int64_t p50, p90, p99, p999, max;
 	double mean;
 } figures_t;
 
 /* The latencies of the events seen on both sides, sorted, into *out (the
  * caller frees). -1 when out of memory. */
-static int collect(reader_t *r, int64_t **out, figures_t *f)
+static int collect(reader_t *r, int64_t since_ms, int64_t **out, figures_t *f)
 {
 	int64_t *v = malloc((r->events.len ? r->events.len : 1) * sizeof(*v));
 	if (!v)
@@ -420,6 +426,8 @@ static int collect(reader_t *r, int64_t **out, figures_t *f)
 			continue;
 		if (rec->in_ms < 0) {
 			f->outputs_unmatched += rec->outputs;
+		} else if (rec->in_ms < since_ms) {
+			f->warmup++;
 		} else if (rec->out_ms < 0) {
 			f->inputs_unchanged++;
 		} else {
@@ -469,10 +477,11 @@ static int write_json(const char *path, const reader_t *r, const figures_t *f)
 	fprintf(out,
 		"{\"inputs\": %" PRIu64 ", \"points_changed\": %" PRIu64
 		", \"events_timed\": %zu, \"events_without_points_change\": %zu"
+		", \"warmup_events\": %zu"
 		", \"points_changed_of_no_input\": %zu, \"p50_ms\": %" PRId64
 		", \"p90_ms\": %" PRId64 ", \"p99_ms\": %" PRId64 ", \"p999_ms\": %" PRId64
 		", \"max_ms\": %" PRId64 ", \"mean_ms\": %.1f}\n",
-		r->inputs, r->outputs, f->n, f->inputs_unchanged, f->outputs_unmatched,
+		r->inputs, r->outputs, f->n, f->inputs_unchanged, f->warmup, f->outputs_unmatched,
 		f->p50, f->p90, f->p99, f->p999, f->max, f->mean);
 	if (fclose(out) != 0) {
 		fprintf(stderr, "latency: cannot write %s\n", path);
@@ -521,7 +530,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "latency: %s\n", errstr);
 		goto out;
 	}
-	if (collect(&r, &lat, &f)) {
+	if (collect(&r, (int64_t)o.since_ms, &lat, &f)) {
 		fprintf(stderr, "latency: out of memory\n");
 		goto out;
 	}
@@ -530,6 +539,9 @@ int main(int argc, char **argv)
 	       r.outputs, f.outputs_unmatched);
 	printf("events timed         %zu (%zu without a points change)\n", f.n,
 	       f.inputs_unchanged);
+	if (f.warmup)
+		printf("warm-up              %zu events before --since-ms, not timed\n",
+		       f.warmup);
 	if (r.unparsed || r.not_create_time)
 		printf("ignored              %" PRIu64 " unreadable, %" PRIu64
 		       " not CreateTime\n", r.unparsed, r.not_create_time);

@@ -6,14 +6,19 @@
  * customer id, with librdkafka's idempotent producer (acks=all).
  *
  *   loadgen [--config FILE] (--count N | --rate R --seconds S) [--seed S]
- *           [--customers N] [--days D] [--brokers LIST] [--json FILE]
+ *           [--customers N] [--days D] [--first N] [--brokers LIST]
+ *           [--json FILE]
  *   loadgen [--config FILE] [--brokers LIST] --delete-topics
  *
  * --count N writes a backlog as fast as the broker takes it; the events'
  * times are spread evenly, in order, over the D days up to now (a year by
  * default), so limits, periods and tiers see a year's history. --rate R
  * --seconds S writes R events a second, paced on the monotonic clock; each
- * event's time is the wall clock when it is made. Either way a message's
+ * event's time is the wall clock when it is made. --first N numbers the
+ * events (their ids, and the ids of their orders, reviews and interactions)
+ * from N, so a load can follow a backlog of N events into the same schema
+ * without repeating its ids; with the same --seed it is the same shop,
+ * the same customers as popular. Either way a message's
  * Kafka timestamp is its produce time (CreateTime, set by librdkafka when
  * the message is handed to it), which bench/latency.c measures from.
  *
@@ -53,7 +58,7 @@ extern char **environ;
 
 typedef struct options {
 	const char *config_path, *brokers, *json_path;
-	uint64_t count, rate, seconds, seed, customers, days;
+	uint64_t count, rate, seconds, seed, customers, days, first;
 	int delete_topics;
 } options_t;
 
@@ -74,8 +79,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: loadgen [--config FILE] (--count N | --rate R --seconds S)\n"
-		"               [--seed S] [--customers N] [--days D] [--brokers LIST]\n"
-		"               [--json FILE]\n"
+		"               [--seed S] [--customers N] [--days D] [--first N]\n"
+		"               [--brokers LIST] [--json FILE]\n"
 		"       loadgen [--config FILE] [--brokers LIST] --delete-topics\n"
 		"\n"
 		"Writes the benchmark's events to the configured input topics (the\n"
@@ -87,6 +92,8 @@ static void usage(FILE *f)
 		"  --seed S        the workload's seed (default %u)\n"
 		"  --customers N   customers, Zipf-like popularity (1..%u, default %u)\n"
 		"  --days D        --count: days of history (1..%u, default %u)\n"
+		"  --first N       number the events (and their orders' ids) from N\n"
+		"                  (default 0), to follow a backlog of N events\n"
 		"  --brokers LIST  bootstrap servers (default: kafka.brokers)\n"
 		"  --json FILE     also write the figures to FILE as JSON\n"
 		"  --delete-topics delete the configured topics, inputs and outputs\n",
@@ -122,6 +129,8 @@ static int parse_args(options_t *o, int argc, char **argv)
 			bad = ly_parse_u64(v, 1, GEN_CUSTOMERS_MAX, &o->customers);
 		} else if (strcmp(a, "--days") == 0) {
 			bad = ly_parse_u64(v, 1, DAYS_MAX, &o->days);
+		} else if (strcmp(a, "--first") == 0) {
+			bad = ly_parse_u64(v, 0, COUNT_MAX, &o->first);
 		} else if (strcmp(a, "--config") == 0) {
 			bad = !v;
 			o->config_path = v;
@@ -297,7 +306,7 @@ static int run(const options_t *o, rd_kafka_t *rk, rd_kafka_topic_t *const *rkts
 		} else {
 			time_us = gen_time_in_span(start_us, span_us, (size_t)i, (size_t)n);
 		}
-		if (gen_next(&gen, &json, (size_t)i, time_us, 0, &ev)) {
+		if (gen_next(&gen, &json, (size_t)(o->first + i), time_us, 0, &ev)) {
 			fprintf(stderr, "loadgen: event %" PRIu64 " does not fit %d bytes\n", i,
 				GEN_JSON_MAX);
 			goto out;
@@ -491,6 +500,18 @@ int main(int argc, char **argv)
 				rd_kafka_err2str(rd_kafka_last_error()));
 			goto out;
 		}
+	}
+	/* Paced, the clock starts with the producer connected and the topics
+	 * known: its start-up is not counted as the first events' latency. */
+	for (int k = 0; o.rate && k < GEN_TOPIC__COUNT; k++) {
+		const struct rd_kafka_metadata *md;
+		rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkts[k], &md, ADMIN_TIMEOUT_MS);
+		if (err) {
+			fprintf(stderr, "loadgen: topic \"%s\": %s\n", names[k],
+				rd_kafka_err2str(err));
+			goto out;
+		}
+		rd_kafka_metadata_destroy(md);
 	}
 	if (run(&o, rk, rkts, seen, &t))
 		goto out;

@@ -150,7 +150,12 @@ def table(res, scale_note):
     lat = "—"
     if l:
         lat = f"{l['p50_ms']:,} / {l['p99_ms']:,} / {l['p999_ms']:,} / {l['max_ms']:,} ms"
-    rows.append((f"Latency p50 / p99 / p99.9 / max at {res['scale']['rate']:,} events/s",
+    lw = f.get("latency_worker") or {}
+    shop = {"known": "a shop in service (the backlog's)",
+            "new": "a new shop"}.get(lw.get("shop"), "")
+    warm = f", after {lw['warmup_s']} s of warm-up" if lw.get("warmup_s") else ""
+    rows.append((f"Latency p50 / p99 / p99.9 / max at {res['scale']['rate']:,} events/s"
+                 + (f", {shop}{warm}" if shop else ""),
                  lat, GOALS["p99"][0], verdict("p99", l and l["p99_ms"])))
     rows.append(("Floor: batch.max_events 1, events/s", num(floor and floor["events_per_s"]),
                  "—", ""))

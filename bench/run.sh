@@ -22,9 +22,16 @@
 #             the backlog's topics from the start and is stopped once it has
 #             applied its share (the counts are printed); 1000 is the
 #             backlog stage itself, and batch 1 is the floor.
-#   latency   a fresh loyaltyd (batch 1000) takes BENCH_RATE events/s (5,000)
-#             for BENCH_SECONDS (60); bench/latency pairs each event with its
-#             loyalty.points.changed: p50, p99, p99.9, max.
+#   latency   a fresh loyaltyd (batch 1000, as shipped) takes BENCH_RATE
+#             events/s (5,000) for BENCH_WARMUP_S (10) and then BENCH_SECONDS
+#             (60); bench/latency pairs each event with its
+#             loyalty.points.changed and times those of the BENCH_SECONDS:
+#             p50, p99, p99.9, max. The shop (BENCH_LATENCY_SHOP) is the
+#             backlog stage's when it ran ("known": a shop in service, its
+#             200,000 customers and a year of their history known; first
+#             brought up to date: `loyaltyctl tick`, and the published
+#             outbox rows the throughput stage kept deleted, as shipped),
+#             else a new one ("new": every customer's first event).
 # Then bench/results/<date>.json (every figure, the machine, the versions,
 # the commit) and bench/results/<date>.png (gnuplot: throughput by batch
 # size, the latency distribution), a table with each goal beside its
@@ -33,7 +40,8 @@
 #
 # Knobs (environment): BENCH_EVENTS, BENCH_BATCHES, BENCH_BATCH_EVENTS
 # ("1:20000 10:100000 ...": events per batch-size run; default a share of
-# BENCH_EVENTS), BENCH_RATE, BENCH_SECONDS, BENCH_CUSTOMERS (200,000),
+# BENCH_EVENTS), BENCH_RATE, BENCH_SECONDS, BENCH_WARMUP_S (0: none),
+# BENCH_LATENCY_SHOP (known, new), BENCH_CUSTOMERS (200,000),
 # BENCH_SEED (42), BENCH_PARTITIONS, BENCH_STAGES (default "backlog ceiling
 # batches latency"; ceiling and batches need backlog), BENCH_RESULTS (the
 # results directory), BENCH_DOCS (1: update docs/), BENCH_KEEP (1: keep the
@@ -64,10 +72,12 @@ BENCH_BATCHES=${BENCH_BATCHES:-1 10 100 1000 5000}
 BENCH_BATCH_EVENTS=${BENCH_BATCH_EVENTS:-}
 BENCH_RATE=${BENCH_RATE:-5000}
 BENCH_SECONDS=${BENCH_SECONDS:-60}
+BENCH_WARMUP_S=${BENCH_WARMUP_S:-10}
 BENCH_CUSTOMERS=${BENCH_CUSTOMERS:-200000}
 BENCH_SEED=${BENCH_SEED:-42}
 BENCH_PARTITIONS=${BENCH_PARTITIONS:-12}
 BENCH_STAGES=${BENCH_STAGES:-backlog ceiling batches latency}
+BENCH_LATENCY_SHOP=${BENCH_LATENCY_SHOP:-}
 BENCH_PROGRAM=${BENCH_PROGRAM:-$LY_SOURCE_DIR/examples/programs/anadolu-market.yaml}
 BENCH_RESULTS=${BENCH_RESULTS:-$LY_SOURCE_DIR/bench/results}
 BENCH_DOCS=${BENCH_DOCS:-1}
@@ -105,6 +115,15 @@ has_stage() { [[ " $BENCH_STAGES " == *" $1 "* ]]; }
 if { has_stage ceiling || has_stage batches; } && ! has_stage backlog; then
 	die "BENCH_STAGES: ceiling and batches read the backlog stage's data"
 fi
+if [ -z "$BENCH_LATENCY_SHOP" ]; then
+	BENCH_LATENCY_SHOP=new
+	has_stage backlog && BENCH_LATENCY_SHOP=known
+fi
+case $BENCH_LATENCY_SHOP in
+known) has_stage backlog || die "BENCH_LATENCY_SHOP=known: the shop is the backlog stage's" ;;
+new) ;;
+*) die "BENCH_LATENCY_SHOP: known or new, not \"$BENCH_LATENCY_SHOP\"" ;;
+esac
 
 # ---- cases: a schema, a group and topics each ----
 
@@ -354,13 +373,31 @@ batches_stage() {
 }
 
 latency_stage() {
-	local n=$((BENCH_RATE * BENCH_SECONDS))
-	log "latency: $BENCH_RATE events/s for $BENCH_SECONDS s into a running loyaltyd"
+	local n=$((BENCH_RATE * (BENCH_WARMUP_S + BENCH_SECONDS))) first=0 since=0
+	log "latency: $BENCH_RATE events/s for $BENCH_SECONDS s into a running loyaltyd ($BENCH_LATENCY_SHOP shop)"
+	if [ "$BENCH_LATENCY_SHOP" = known ]; then
+		use_case backlog
+		log "latency: the backlog's shop brought up to date: its scheduler, its outbox"
+		"$LOYALTYCTL" tick >&2 || die "tick"
+		sql "DELETE FROM outbox WHERE published_at IS NOT NULL" >/dev/null
+		sql "VACUUM ANALYZE outbox" >/dev/null
+		first=$BENCH_EVENTS
+	fi
 	new_case latency
+	[ "$BENCH_LATENCY_SHOP" = known ] && export LOYALTY_POSTGRES_SCHEMA="${RUN_ID}_backlog"
 	start_worker 1000
 	wait_assigned
+	wait_published
+	if [ "$BENCH_WARMUP_S" -gt 0 ]; then
+		log "latency: $BENCH_WARMUP_S s of warm-up at the same rate, not timed"
+		"$LOADGEN" --rate "$BENCH_RATE" --seconds "$BENCH_WARMUP_S" --seed "$BENCH_SEED" \
+			--customers "$BENCH_CUSTOMERS" --first "$first" >"$WORK/loadgen-warmup.txt" ||
+			die "loadgen (warm-up)"
+		first=$((first + BENCH_RATE * BENCH_WARMUP_S))
+		since=$(date +%s%3N)
+	fi
 	"$LOADGEN" --rate "$BENCH_RATE" --seconds "$BENCH_SECONDS" --seed "$BENCH_SEED" \
-		--customers "$BENCH_CUSTOMERS" --json "$WORK/loadgen-rate.json" |
+		--customers "$BENCH_CUSTOMERS" --first "$first" --json "$WORK/loadgen-rate.json" |
 		tee "$WORK/loadgen-rate.txt" >&2
 	wait_consumed "$n"
 	wait_published
@@ -369,10 +406,10 @@ latency_stage() {
 	cpu=$(cpu_s "$WORKER_PID")
 	hwm=$(hwm_kib "$WORKER_PID")
 	stop_worker
-	"$LATENCY" --cdf "$WORK/latency-cdf.txt" --json "$WORK/latency.json" |
+	"$LATENCY" --since-ms "$since" --cdf "$WORK/latency-cdf.txt" --json "$WORK/latency.json" |
 		tee "$WORK/latency.txt" >&2
-	printf '{"dead_letters": %s, "cpu_s": %s, "peak_rss_kib": %s}\n' "$dlq" "$cpu" "$hwm" \
-		>"$WORK/latency-worker.json"
+	printf '{"shop": "%s", "warmup_s": %s, "dead_letters": %s, "cpu_s": %s, "peak_rss_kib": %s}\n' \
+		"$BENCH_LATENCY_SHOP" "$BENCH_WARMUP_S" "$dlq" "$cpu" "$hwm" >"$WORK/latency-worker.json"
 }
 
 # ---- the report ----
