@@ -21,6 +21,7 @@
 #include "loyalty/outbox.h"
 #include "loyalty/store.h"
 #include "loyalty/util.h"
+#include "mono.h"
 
 #define ROWS_MAX 2000    /* rows per pass (one transaction) */
 #define FLUSH_MS 30000   /* longest wait for the broker's acknowledgements */
@@ -125,18 +126,6 @@ static void prune(ly_relay_t *r)
 		ly_metrics_add(r->metrics, LY_M_OUTBOX_PRUNED, NULL, NULL, (double)deleted);
 }
 
-/* Now plus ms on the monotonic clock the condition variable waits on. */
-static void deadline(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static void *run(void *arg)
 {
 	ly_relay_t *r = arg;
@@ -144,7 +133,7 @@ static void *run(void *arg)
 	while (!r->stopping) {
 		if (!r->kicked) {
 			struct timespec until;
-			deadline(&until, IDLE_MS);
+			ly_mono_deadline(&until, IDLE_MS);
 			pthread_cond_timedwait(&r->cv, &r->mu, &until);
 		}
 		r->kicked = 0;
@@ -173,12 +162,8 @@ int ly_relay_start(ly_relay_t **out, const ly_config_t *cfg, rd_kafka_t *produce
 	r->metrics = metrics;
 	r->reached = reached;
 	r->opaque = opaque;
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cv, &attr);
-	pthread_condattr_destroy(&attr);
+	ly_mono_cond_init(&r->cv);
 	r->kicked = 1; /* rows a crash left behind */
 	r->arena = ly_arena_new(1 << 20);
 	if (!r->arena) {

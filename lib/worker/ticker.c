@@ -20,10 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "loyalty/store.h"
 #include "loyalty/util.h"
+#include "mono.h"
 #include "loyalty/worker.h"
 
 struct ly_ticker {
@@ -68,18 +68,6 @@ static int transaction(ly_ticker_t *t, const ly_program_t *program)
 	return st.more;
 }
 
-/* Now plus ms on the monotonic clock the condition variable waits on. */
-static void deadline(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)(ms / 1000);
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static void *run(void *arg)
 {
 	ly_ticker_t *t = arg;
@@ -94,7 +82,7 @@ static void *run(void *arg)
 		if (more)
 			continue;
 		struct timespec until;
-		deadline(&until, t->cfg->scheduler_interval_ms);
+		ly_mono_deadline(&until, t->cfg->scheduler_interval_ms);
 		while (!t->stopping &&
 		       pthread_cond_timedwait(&t->cv, &t->mu, &until) == 0)
 			;
@@ -117,12 +105,8 @@ int ly_ticker_start(ly_ticker_t **out, const ly_config_t *cfg,
 	t->done = done;
 	t->opaque = opaque;
 	t->program = program;
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_mutex_init(&t->mu, NULL);
-	pthread_cond_init(&t->cv, &attr);
-	pthread_condattr_destroy(&attr);
+	ly_mono_cond_init(&t->cv);
 	int rc = ly_store_open(&t->store, cfg->postgres_conninfo, cfg->postgres_schema,
 			       errstr, errstr_size);
 	if (rc == 0 && pthread_create(&t->thread, NULL, run, t) != 0) {
