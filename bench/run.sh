@@ -155,6 +155,30 @@ new_case() {
 	"$LOYALTYCTL" topics --partitions "$BENCH_PARTITIONS" >/dev/null || die "topics"
 }
 
+# drop_schemas SCHEMA...: gone, unless BENCH_KEEP=1.
+drop_schemas() {
+	local args=() s
+	[ "$BENCH_KEEP" != 1 ] || return 0
+	for s in "$@"; do
+		args+=(-c "DROP SCHEMA IF EXISTS \"$s\" CASCADE")
+	done
+	psql "$BENCH_PG" -X -q -c "SET client_min_messages TO warning" "${args[@]}" \
+		>/dev/null 2>&1 || true
+}
+
+# drop_case NAME: case NAME's schemas and topics gone, unless BENCH_KEEP=1.
+# A case is dropped once measured: a full run writes tens of GB, and the
+# disk should hold only what is still to be read.
+drop_case() {
+	local name=$1
+	[ "$BENCH_KEEP" != 1 ] || return 0
+	(
+		use_case "$name"
+		"$LOADGEN" --delete-topics >/dev/null 2>&1 || true
+	)
+	drop_schemas "${RUN_ID}_$name" "${RUN_ID}_${name}_ceiling" "${RUN_ID}_${name}_ceiling_six"
+}
+
 cleanup() {
 	local status=$? name
 	if [ -n "$WORKER_PID" ] && kill -0 "$WORKER_PID" 2>/dev/null; then
@@ -162,13 +186,7 @@ cleanup() {
 	fi
 	if [ "$BENCH_KEEP" != 1 ]; then
 		for name in "${CASES[@]}"; do
-			use_case "$name"
-			"$LOADGEN" --delete-topics >/dev/null 2>&1 || true
-			psql "$BENCH_PG" -X -q -c "SET client_min_messages TO warning" \
-				-c "DROP SCHEMA IF EXISTS \"${RUN_ID}_$name\" CASCADE" \
-				-c "DROP SCHEMA IF EXISTS \"${RUN_ID}_${name}_ceiling\" CASCADE" \
-				-c "DROP SCHEMA IF EXISTS \"${RUN_ID}_${name}_ceiling_six\" CASCADE" \
-				>/dev/null 2>&1 || true
+			drop_case "$name"
 		done
 		rm -rf "$WORK"
 	else
@@ -332,6 +350,7 @@ ceiling_stage() {
 		"$CEILING" --from "$from" --to "$to" --group "$group" --dir "$WORK" \
 			"${tables[@]}" --json "$WORK/$name.json" | tee "$WORK/$name.txt" >&2
 		rm -f "$WORK"/*.copy
+		drop_schemas "$to"
 	done
 }
 
@@ -368,6 +387,7 @@ batches_stage() {
 		printf '{"batch": %s, "events": %s, "batches": %s, "seconds": %s, "events_per_s": %s, "dead_letters": %s}\n' \
 			"$b" "$events" "$batches" "$seconds" "$rate" "$(dead_letters)" \
 			>"$WORK/batch-$b.json"
+		drop_case "batch$b"
 		log "batches: batch $b: $rate events/s ($events events, $batches batches)"
 	done
 }
