@@ -5,7 +5,9 @@
 # and every loyalty.points.changed id is on the topic.
 source "$(dirname "$0")/lib.sh"
 setup_case crash
-N=20000
+# Enough that three kills up to 1.5 s into a round, at several thousand
+# events a second, still come before the end.
+N=60000
 export LOYALTY_BATCH_MAX_EVENTS=100
 
 "$LOYALTYCTL" produce --count $N --seed 12 --customers 2000 2>/dev/null || fail "produce"
