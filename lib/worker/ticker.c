@@ -3,9 +3,9 @@
  *
  * The scheduler has its own PostgreSQL connection and runs beside the
  * batches, as a replica's scheduler does: its transactions take due
- * customers FOR UPDATE SKIP LOCKED, so a batch and a pass never work on
- * the same customer at once, and a batch never waits behind a pass for
- * its turn. (It used to run between batches, on the batch's connection:
+ * customers FOR UPDATE SKIP LOCKED, so a pass skips the customers a batch
+ * holds, and a batch waits only for a customer a pass's transaction holds,
+ * never for the whole pass. (It used to run between batches, on the batch's connection:
  * each refund of a customer with a tier makes them due at once, for the
  * tier's evaluation, so at 5,000 events/s a pass ran after every batch
  * and every event waited for it.)
@@ -19,12 +19,11 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "loyalty/store.h"
 #include "loyalty/util.h"
-#include "mono.h"
 #include "loyalty/worker.h"
+#include "mono.h"
 
 struct ly_ticker {
 	const ly_config_t *cfg;
