@@ -400,7 +400,6 @@ latency_stage() {
 		log "latency: the backlog's shop brought up to date: its scheduler, its outbox"
 		"$LOYALTYCTL" tick >&2 || die "tick"
 		sql "DELETE FROM outbox WHERE published_at IS NOT NULL" >/dev/null
-		sql "VACUUM ANALYZE outbox" >/dev/null
 		first=$BENCH_EVENTS
 	fi
 	new_case latency
@@ -408,8 +407,9 @@ latency_stage() {
 	start_worker 1000
 	wait_assigned
 	wait_published
-	# the tick's rows, published and deleted: vacuumed, as autovacuum would
-	# have in a shop in service (dead entries slow the relay's head query)
+	# the rows the throughput stage kept and the tick's, published and
+	# deleted: vacuumed once, as autovacuum would have in a shop in service
+	# (dead entries slow the relay's head query)
 	[ "$BENCH_LATENCY_SHOP" = known ] && sql "VACUUM ANALYZE outbox" >/dev/null
 	if [ "$BENCH_WARMUP_S" -gt 0 ]; then
 		log "latency: $BENCH_WARMUP_S s of warm-up at the same rate, not timed"
