@@ -16,6 +16,7 @@ TEST_PROGRAM=$LY_SOURCE_DIR/tests/integration/program.yaml
 
 WORKER_PID=""
 CASE_DIR=""
+CASE_IDS=() # every case setup_case made in this test
 
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 fail() {
@@ -54,18 +55,37 @@ setup_case() {
 	for t in customers orders reviews social requests offers activity dlq; do
 		export "LOYALTY_TOPICS_${t^^}=$id.$t"
 	done
+	CASE_IDS+=("$id")
 	"$LOYALTYCTL" migrate >/dev/null || fail "migrate"
 	"$LOYALTYCTL" topics --partitions "${PARTITIONS:-6}" >/dev/null || fail "topics"
 	trap teardown_case EXIT
 }
 
+# teardown_case [STATUS]: the worker killed; the case's files, and once the
+# test passed (STATUS, else $?, is 0) its schemas and topics, gone unless
+# KEEP_CASE=1. A failed test's data stays to be looked at; a passed one's
+# would only fill the disk, run after run.
 teardown_case() {
+	local status=${1:-$?} id
 	if [ -n "$WORKER_PID" ] && kill -0 "$WORKER_PID" 2>/dev/null; then
 		kill -9 "$WORKER_PID" 2>/dev/null || true
 	fi
-	if [ -n "$CASE_DIR" ] && [ "${KEEP_CASE:-0}" != 1 ]; then
+	[ "${KEEP_CASE:-0}" != 1 ] || return 0
+	if [ -n "$CASE_DIR" ]; then
 		rm -rf "$CASE_DIR"
 	fi
+	[ "$status" = 0 ] || return 0
+	for id in "${CASE_IDS[@]}"; do
+		psql "$LY_TEST_PG" -X -q -c "SET client_min_messages TO warning" \
+			-c "DROP SCHEMA IF EXISTS t_$id CASCADE" >/dev/null 2>&1 || true
+		(
+			for t in customers orders reviews social requests offers activity dlq; do
+				export "LOYALTY_TOPICS_${t^^}=$id.$t"
+			done
+			"$LY_BIN_DIR/loadgen" --delete-topics >/dev/null 2>&1 || true
+		)
+	done
+	CASE_IDS=()
 }
 
 # sql QUERY: one value or rows, tab-separated, from the test's schema.
