@@ -249,6 +249,9 @@ typedef struct ly_store_key {
 	const char *key;
 	int64_t t_us;
 	int64_t lo_us, hi_us; /* window: the span summed, not loaded */
+	/* window: a sum of at least this much serves as well as the whole
+	 * one, so the summing may stop there (0: the whole sum) */
+	int64_t enough;
 } ly_store_key_t;
 
 /* What the batch's events need of the customers' lifecycle. */
@@ -257,7 +260,8 @@ typedef struct ly_store_needs {
 	size_t lots_len;
 	/* the orders paid after t_us, 0 for all (orders_partial cleared);
 	 * those paid in (lo_us, hi_us], when lo_us < hi_us, are summed into
-	 * the state's window_base instead, except the ones orders names */
+	 * the state's window_base instead, except the ones orders names
+	 * (newest first, stopping once the sum reaches the key's enough) */
 	ly_store_key_t *window;
 	size_t window_len;
 	ly_store_key_t *orders; /* the order with id key */

@@ -245,11 +245,13 @@ static int load_lots(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
  * t_us (0: every one); the ones paid in the key's (lo_us, hi_us] come back
  * summed, as one row per customer with no order id, so a customer with
  * years of orders costs one sum instead of every order (docs/design.md).
+ * A key with an enough is summed newest first, up to the first sum that
+ * reaches it: an order's net is never negative, so the sum can only grow.
  */
 static int load_orders(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
 		       ly_arena_t *arena, char *errstr, size_t errstr_size)
 {
-	enum { NA = 6 };
+	enum { NA = 7 };
 	pg_array_t a[NA] = {{{0}}};
 	const char *params[NA];
 	PGresult *res = NULL;
@@ -265,6 +267,7 @@ static int load_orders(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
 		ly_st_arr_time(&a[3], k->t_us);
 		ly_st_arr_time(&a[4], k->lo_us);
 		ly_st_arr_time(&a[5], k->hi_us);
+		ly_st_arr_int(&a[6], k->enough);
 	}
 	int rc = ly_st_arrs_end(a, NA, params, errstr, errstr_size);
 	if (!rc)
@@ -272,9 +275,10 @@ static int load_orders(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
 			s, &res, "postgres: load orders",
 			"WITH k AS (SELECT * FROM unnest($1::text[], $2::text[]) AS k(c, o)), "
 			"w AS (SELECT c, min(coalesce(f, '-infinity')) f, "
-			"      max(coalesce(lo, '-infinity')) lo, min(coalesce(hi, '-infinity')) hi "
+			"      max(coalesce(lo, '-infinity')) lo, min(coalesce(hi, '-infinity')) hi, "
+			"      CASE WHEN bool_and(e > 0) THEN max(e) END e "
 			"      FROM unnest($3::text[], $4::timestamptz[], $5::timestamptz[], "
-			"      $6::timestamptz[]) AS w(c, f, lo, hi) GROUP BY c) "
+			"      $6::timestamptz[], $7::bigint[]) AS w(c, f, lo, hi, e) GROUP BY c) "
 			"SELECT o.customer_id, o.order_id, o.event_source, o.event_id, (extract(epoch FROM o.paid_at) * 1000000)::bigint, "
 			"o.total, o.refunded, to_json(o.rule_ids)::text, to_json(o.rule_earned)::text, "
 			"to_json(o.rule_reversed)::text, to_json(o.categories)::text, "
@@ -288,9 +292,16 @@ static int load_orders(ly_store_t *s, ly_map_t *m, const ly_store_needs_t *nd,
 			"        WHERE customer_id = w.c AND paid_at > greatest(w.f, w.hi)) x) "
 			"UNION ALL "
 			"SELECT w.c, NULL, NULL, NULL, NULL, s.net, 0, NULL, NULL, NULL, NULL, NULL FROM w "
-			"CROSS JOIN LATERAL (SELECT coalesce(sum(total - refunded), 0)::bigint net "
-			"     FROM orders WHERE customer_id = w.c AND paid_at > w.lo AND paid_at <= w.hi "
-			"     AND (customer_id, order_id) NOT IN (SELECT c, o FROM k)) s "
+			"CROSS JOIN LATERAL (SELECT CASE WHEN w.e IS NOT NULL THEN ( "
+			"       SELECT r FROM (SELECT sum(total - refunded) OVER (ORDER BY paid_at DESC "
+			"         ROWS UNBOUNDED PRECEDING) r FROM orders "
+			"         WHERE customer_id = w.c AND paid_at > w.lo AND paid_at <= w.hi "
+			"         AND (customer_id, order_id) NOT IN (SELECT c, o FROM k)) x "
+			"       WHERE r >= w.e LIMIT 1) END enough) e "
+			"CROSS JOIN LATERAL (SELECT coalesce(e.enough, ( "
+			"       SELECT coalesce(sum(total - refunded), 0) FROM orders "
+			"       WHERE customer_id = w.c AND paid_at > w.lo AND paid_at <= w.hi "
+			"       AND (customer_id, order_id) NOT IN (SELECT c, o FROM k)))::bigint net) s "
 			"WHERE w.lo < w.hi "
 			"ORDER BY 1, 5 NULLS FIRST, 2",
 			NA, params, NULL, NULL, 0, errstr, errstr_size);

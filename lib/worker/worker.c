@@ -509,6 +509,9 @@ static void need(ly_store_key_t *list, size_t *len, ly_customer_state_t *st,
 	list[(*len)++] = (ly_store_key_t){st, key, t};
 }
 
+/* Why a customer's tier window is loaded. */
+enum { WINDOW_NONE, WINDOW_TO_TIER, WINDOW_WHOLE };
+
 /*
  * What the events of states' customers need loaded besides the profiles:
  * the open lots of every customer an event may debit, the orders a refund
@@ -564,14 +567,18 @@ static int load_needs(ly_worker_t *w, const decoded_t *d, ly_map_t *bycustomer,
 		default:
 			break;
 		}
-		/* an order may lift the tier, unless it is the top one; a refund
-		 * of a customer with a tier is weighed against it (only the
-		 * scheduler lowers a tier, and only when the window says so) */
+		/* an order may lift the tier, unless it is the top one: the
+		 * sum is needed whole. A refund of a customer with a tier is
+		 * weighed against the tier's min_spend (only the scheduler
+		 * lowers a tier, and only when the window says so): a sum
+		 * that reaches it says as much as the whole one. */
 		if (w->window_always ||
-		    (ev->type == LY_EV_ORDER_PAID && st->tier + 1 < program->tiers_len) ||
-		    ((ev->type == LY_EV_ORDER_REFUNDED || ev->type == LY_EV_ORDER_CANCELLED) &&
-		     st->tier > 0 && program->tiers_len))
-			window[si] = 1;
+		    (ev->type == LY_EV_ORDER_PAID && st->tier + 1 < program->tiers_len))
+			window[si] = WINDOW_WHOLE;
+		else if ((ev->type == LY_EV_ORDER_REFUNDED ||
+			  ev->type == LY_EV_ORDER_CANCELLED) &&
+			 st->tier > 0 && program->tiers_len && !window[si])
+			window[si] = WINDOW_TO_TIER;
 		if (first[si] == 0 || ev->time_us < first[si])
 			first[si] = ev->time_us;
 		if (last[si] == 0 || ev->time_us > last[si])
@@ -600,6 +607,9 @@ static int load_needs(ly_worker_t *w, const decoded_t *d, ly_map_t *bycustomer,
 		}
 		k->lo_us = last[i] - span;
 		k->hi_us = first[i];
+		/* the tier cannot change in the batch: no order can lift it */
+		if (window[i] == WINDOW_TO_TIER)
+			k->enough = program->tiers[st->tier].min_spend;
 		st->window_from_us = first[i];
 		st->window_to_us = last[i];
 	}

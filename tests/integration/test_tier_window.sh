@@ -63,4 +63,40 @@ grep -q 'customer w-1: an event outside the tier window loaded; loading it whole
 	fail "w-2's tier: $(sql "SELECT tier FROM customers WHERE customer_id = 'w-2'")"
 check_verify
 stop_worker
+
+# A refund of a customer with a tier, with no rule reading the window: the
+# window is summed newest first until it reaches the tier's min_spend. k-1
+# keeps gold at exactly its min_spend (k2 + k1 = 600000 once k3 is
+# refunded); f-1 falls below it and is made due at the refund's time.
+TEST_PROGRAM=$LY_SOURCE_DIR/tests/integration/tier_window/tiers.yaml
+setup_case tier_window_tiers
+trap 'kill_worker; teardown_case' EXIT
+{
+	paid k-1 k1 2026-01-05T10:00:00Z 300000
+	paid k-1 k2 2026-01-10T10:00:00Z 300000
+	paid k-1 k3 2026-01-15T10:00:00Z 300000
+	paid f-1 f1 2026-01-05T10:00:00Z 350000
+	paid f-1 f2 2026-01-10T10:00:00Z 300000
+} | produce
+start_worker
+wait_consumed 5
+{
+	ce k-1 k3-refund order.refunded 2026-03-01T10:00:00Z '{"customer_id":"k-1","order_id":"k3"}'
+	ce f-1 f2-refund order.refunded 2026-03-01T10:00:00Z '{"customer_id":"f-1","order_id":"f2","amount":100000}'
+} | produce
+wait_consumed 7
+got=$(sql "SELECT customer_id, tier, to_char(tier_due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')
+           FROM customers ORDER BY customer_id" | tr '\t' ' ')
+want="f-1 gold 2026-03-01 10:00
+k-1 gold 2027-01-05 10:00"
+[ "$got" = "$want" ] || fail "tiers and their due times after the refunds:
+$got
+want:
+$want"
+stop_worker
+"$LOYALTYCTL" tick --now 2026-03-02T00:00:00Z >/dev/null || fail "tick"
+got=$(sql "SELECT customer_id, tier FROM customers ORDER BY customer_id" | tr '\t' ' ')
+[ "$got" = "f-1 silver
+k-1 gold" ] || fail "tiers after the tick: $got"
+check_verify
 log "test_tier_window: ok"
