@@ -2,6 +2,7 @@
 """bench/report.py: the report of a `make bench` run (bench/run.sh).
 
 Reads the figures the stages left in the work directory (backlog.json,
+backlog-kept.json,
 batch-<n>.json, ceiling.json, latency.json, loadgen-*.json), adds the
 machine's facts (cores, memory, PostgreSQL and its durability settings,
 Kafka, librdkafka, the git commit), writes <results>/<date>.json, prints
@@ -95,6 +96,7 @@ def verdict(key, value):
 
 def figures(work, batches):
     backlog = load(os.path.join(work, "backlog.json"))
+    kept = load(os.path.join(work, "backlog-kept.json"))
     ceiling = load(os.path.join(work, "ceiling.json"))
     ceiling_six = load(os.path.join(work, "ceiling_six.json"))
     latency = load(os.path.join(work, "latency.json"))
@@ -106,6 +108,7 @@ def figures(work, batches):
     floor = next((r for r in by_batch if r["batch"] == 1), None)
     out = {
         "backlog": backlog,
+        "backlog_outbox_kept": kept,
         "ceiling": ceiling,
         "ceiling_six_tables": ceiling_six,
         "batch_sizes": by_batch,
@@ -118,6 +121,9 @@ def figures(work, batches):
     d = out["derived"]
     if backlog and ceiling and ceiling["events_per_s"] > 0:
         d["percent_of_ceiling"] = round(100.0 * backlog["events_per_s"] / ceiling["events_per_s"], 1)
+    if kept and ceiling and ceiling["events_per_s"] > 0:
+        d["outbox_kept_percent_of_ceiling"] = round(
+            100.0 * kept["events_per_s"] / ceiling["events_per_s"], 1)
     if backlog:
         d["peak_rss_mib"] = round(backlog["peak_rss_kib"] / 1024.0, 1)
     if backlog and floor and floor["events_per_s"] > 0:
@@ -142,6 +148,12 @@ def table(res, scale_note):
     rows.append(("loyaltyd as a share of the ceiling",
                  num(d.get("percent_of_ceiling"), 1) + ("%" if "percent_of_ceiling" in d else ""),
                  GOALS["of_ceiling"][0], verdict("of_ceiling", d.get("percent_of_ceiling"))))
+    k = f["backlog_outbox_kept"]
+    if k:
+        kp = d.get("outbox_kept_percent_of_ceiling")
+        rows.append(("The same drain keeping the published outbox rows (the rows the "
+                     "ceiling copies), events/s", num(k["events_per_s"])
+                     + (f" ({num(kp, 1)}% of the ceiling)" if kp is not None else ""), "—", ""))
     rows.append(("CPU seconds per 1,000 events (loyaltyd)",
                  num(b and b["cpu_s_per_1000"], 3), "—", ""))
     rows.append(("Peak RSS draining the backlog",

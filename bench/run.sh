@@ -8,15 +8,19 @@
 # Stages, each with its own schema, consumer group and output topics:
 #   backlog   bench/loadgen writes BENCH_EVENTS events (default 2,000,000)
 #             to BENCH_PARTITIONS partitions (12) of fresh input topics,
-#             then one loyaltyd (batch.max_events 1000) drains them:
-#             events/s between its first and last commit (PostgreSQL's own
-#             transaction stamps), its CPU seconds per 1,000 events
-#             (/proc/PID/stat) and its peak RSS (VmHWM just before SIGTERM).
-#   ceiling   bench/ceiling loads the rows that drain wrote, in the same
-#             transactions, with COPY into a fresh schema: the database's
-#             own events/s, which the backlog's is a percentage of; then
-#             again with only the ledger, lots, balances, processed events,
-#             offsets and outbox, for comparison.
+#             then one loyaltyd (batch.max_events 1000, as shipped)
+#             drains them: events/s between its first and last commit
+#             (PostgreSQL's own transaction stamps), its CPU seconds per
+#             1,000 events (/proc/PID/stat) and its peak RSS (VmHWM just
+#             before SIGTERM).
+#   ceiling   a second loyaltyd drains the same topics into another schema,
+#             keeping the outbox rows it publishes (outbox.keep_published_s
+#             a year): its events/s is printed too. bench/ceiling loads the
+#             rows that drain wrote, in the same transactions, with COPY
+#             into a fresh schema: the database's own events/s, which the
+#             backlog's is a percentage of; then again with only the
+#             ledger, lots, balances, processed events, offsets and outbox,
+#             for comparison.
 #   batches   the throughput by batch size (BENCH_BATCHES, default 1 10 100
 #             1000 5000): a fresh loyaltyd with that batch.max_events reads
 #             the backlog's topics from the start and is stopped once it has
@@ -29,9 +33,8 @@
 #             p50, p99, p99.9, max. The shop (BENCH_LATENCY_SHOP) is the
 #             backlog stage's when it ran ("known": a shop in service, its
 #             200,000 customers and a year of their history known; first
-#             brought up to date: `loyaltyctl tick`, and the published
-#             outbox rows the throughput stage kept deleted, as shipped),
-#             else a new one ("new": every customer's first event).
+#             brought up to date: `loyaltyctl tick`), else a new one
+#             ("new": every customer's first event).
 # Then bench/results/<date>.json (every figure, the machine, the versions,
 # the commit) and bench/results/<date>.png (gnuplot: throughput by batch
 # size, the latency distribution), a table with each goal beside its
@@ -49,12 +52,12 @@
 # services-up`), BENCH_TIMEOUT_S (the longest a drain may take, 7200). A
 # quick try: BENCH_EVENTS=100000 BENCH_SECONDS=10.
 #
-# The throughput stages (backlog, batches) keep the outbox's published rows
-# (outbox.keep_published_s a year, no pruning): the ceiling copies the rows
-# the drain wrote, outbox included, and a row deleted once published (as
-# shipped) could not be copied. Marking a row costs more than deleting it,
-# so these figures are loyaltyd's with the dearer setting; the latency
-# stage runs as shipped.
+# Every loyaltyd runs as shipped, outbox rows deleted once published, but
+# the ceiling stage's: the ceiling copies the rows a drain wrote, outbox
+# included, and a row deleted once published could not be copied, so that
+# drain keeps them (outbox.keep_published_s a year, no pruning). Marking a
+# row published costs more than deleting it (it is written again, payload
+# and all): both drains' events/s are printed.
 #
 # The worker runs with scheduler.interval_ms 0 in the throughput stages:
 # their events are spread over the past year, so a scheduler pass would
@@ -207,13 +210,16 @@ consumed() {
 	     WHERE group_id = '$LOYALTY_KAFKA_GROUP_ID'"
 }
 
+# dead_letters: the messages on the current case's DLQ topic (published:
+# the outbox keeps none of them).
 dead_letters() {
-	sql "SELECT count(*) FROM outbox WHERE topic = '$LOYALTY_TOPICS_DLQ'"
+	timeout 120 kcat -b "$BENCH_KAFKA" -C -t "$LOYALTY_TOPICS_DLQ" -o beginning -e -q -f '.\n' \
+		2>/dev/null | wc -l
 }
 
 # ---- the worker ----
 
-# What the throughput stages add: published outbox rows kept for the ceiling.
+# What the ceiling's drain adds: published outbox rows kept to be copied.
 KEEP_ROWS="LOYALTY_OUTBOX_KEEP_PUBLISHED_S=31536000 LOYALTY_OUTBOX_PRUNE_INTERVAL_MS=0"
 
 # start_worker BATCH [VAR=VALUE...]: one loyaltyd of the current case.
@@ -318,9 +324,18 @@ backlog_stage() {
 	"$LOADGEN" --count "$BENCH_EVENTS" --seed "$BENCH_SEED" --customers "$BENCH_CUSTOMERS" \
 		--json "$WORK/loadgen-backlog.json" | tee "$WORK/loadgen-backlog.txt" >&2
 	log "backlog: one loyaltyd, batch.max_events 1000, drains it"
-	start_worker 1000 LOYALTY_SCHEDULER_INTERVAL_MS=0 $KEEP_ROWS
+	drain backlog
+	cp "$WORK/backlog.json" "$WORK/batch-1000.json"
+}
+
+# drain NAME [VAR=VALUE...]: one loyaltyd (batch 1000, no scheduler passes)
+# drains the backlog into the current case; its figures to WORK/NAME.json.
+drain() {
+	local name=$1 cpu hwm batches events seconds rate dlq
+	shift
+	start_worker 1000 LOYALTY_SCHEDULER_INTERVAL_MS=0 "$@"
 	wait_consumed "$BENCH_EVENTS"
-	local cpu hwm batches events seconds rate dlq
+	wait_published
 	cpu=$(cpu_s "$WORKER_PID")
 	hwm=$(hwm_kib "$WORKER_PID")
 	stop_worker
@@ -329,9 +344,8 @@ backlog_stage() {
 	printf '{"batch": 1000, "events": %s, "batches": %s, "seconds": %s, "events_per_s": %s, "cpu_s": %s, "cpu_s_per_1000": %s, "peak_rss_kib": %s, "dead_letters": %s}\n' \
 		"$events" "$batches" "$seconds" "$rate" "$cpu" \
 		"$(awk -v c="$cpu" -v n="$events" 'BEGIN { printf "%.3f", c * 1000 / n }')" \
-		"$hwm" "$dlq" >"$WORK/backlog.json"
-	cp "$WORK/backlog.json" "$WORK/batch-1000.json"
-	log "backlog: $rate events/s ($events events, $batches batches, $seconds s), $cpu CPU s, peak RSS $((hwm / 1024)) MiB, $dlq dead letters"
+		"$hwm" "$dlq" >"$WORK/$name.json"
+	log "$name: $rate events/s ($events events, $batches batches, $seconds s), $cpu CPU s, peak RSS $((hwm / 1024)) MiB, $dlq dead letters"
 }
 
 # The ceiling twice: every table the drain wrote (the figure compared
@@ -339,7 +353,9 @@ backlog_stage() {
 # balances, processed events, offsets, outbox), to show what the rest costs.
 SIX_TABLES=ledger,lots,balances,processed_events,consumer_offsets,outbox
 ceiling_stage() {
-	use_case backlog
+	log "ceiling: a loyaltyd that keeps the published outbox rows drains the backlog again"
+	new_case backlog_kept backlog
+	drain backlog-kept $KEEP_ROWS
 	local from=$LOYALTY_POSTGRES_SCHEMA group=$LOYALTY_KAFKA_GROUP_ID to tables name
 	for name in ceiling ceiling_six; do
 		to="${from}_$name"
@@ -352,6 +368,7 @@ ceiling_stage() {
 		rm -f "$WORK"/*.copy
 		drop_schemas "$to"
 	done
+	drop_case backlog_kept
 }
 
 # batch_events B: how many events the batch-size-B run applies.
@@ -380,8 +397,9 @@ batches_stage() {
 		n=$(batch_events "$b")
 		log "batches: batch.max_events $b, the first $n events of the backlog"
 		new_case "batch$b" backlog
-		start_worker "$b" LOYALTY_SCHEDULER_INTERVAL_MS=0 $KEEP_ROWS
+		start_worker "$b" LOYALTY_SCHEDULER_INTERVAL_MS=0
 		wait_consumed "$n"
+		wait_published
 		stop_worker
 		read -r batches events seconds rate < <(commit_rate)
 		printf '{"batch": %s, "events": %s, "batches": %s, "seconds": %s, "events_per_s": %s, "dead_letters": %s}\n' \
@@ -397,9 +415,8 @@ latency_stage() {
 	log "latency: $BENCH_RATE events/s for $BENCH_SECONDS s into a running loyaltyd ($BENCH_LATENCY_SHOP shop)"
 	if [ "$BENCH_LATENCY_SHOP" = known ]; then
 		use_case backlog
-		log "latency: the backlog's shop brought up to date: its scheduler, its outbox"
+		log "latency: the backlog's shop brought up to date: its scheduler passes"
 		"$LOYALTYCTL" tick >&2 || die "tick"
-		sql "DELETE FROM outbox WHERE published_at IS NOT NULL" >/dev/null
 		first=$BENCH_EVENTS
 	fi
 	new_case latency
@@ -407,9 +424,9 @@ latency_stage() {
 	start_worker 1000
 	wait_assigned
 	wait_published
-	# the rows the throughput stage kept and the tick's, published and
-	# deleted: vacuumed once, as autovacuum would have in a shop in service
-	# (dead entries slow the relay's head query)
+	# the tick's rows, published and deleted: vacuumed once, as autovacuum
+	# would have in a shop in service (dead entries slow the relay's head
+	# query)
 	[ "$BENCH_LATENCY_SHOP" = known ] && sql "VACUUM ANALYZE outbox" >/dev/null
 	if [ "$BENCH_WARMUP_S" -gt 0 ]; then
 		log "latency: $BENCH_WARMUP_S s of warm-up at the same rate, not timed"
