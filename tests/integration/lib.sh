@@ -28,6 +28,14 @@ fail() {
 	exit 1
 }
 
+# export_topics ID: the LOYALTY_TOPICS_* variables of case ID.
+export_topics() {
+	local t
+	for t in customers orders reviews social requests offers activity dlq; do
+		export "LOYALTY_TOPICS_${t^^}=$1.$t"
+	done
+}
+
 # setup_case NAME: a fresh schema, topics and group; the LOYALTY_* variables
 # every loyaltyd/loyaltyctl of this test reads.
 setup_case() {
@@ -51,10 +59,7 @@ setup_case() {
 	export LOYALTY_SCHEDULER_INTERVAL_MS=${LOYALTY_SCHEDULER_INTERVAL_MS:-0}
 	# The test program issues gift cards, which need the codes' key.
 	export LOYALTY_CODES_SECRET=${LOYALTY_CODES_SECRET:-integration-test-secret-$id}
-	local t
-	for t in customers orders reviews social requests offers activity dlq; do
-		export "LOYALTY_TOPICS_${t^^}=$id.$t"
-	done
+	export_topics "$id"
 	CASE_IDS+=("$id")
 	"$LOYALTYCTL" migrate >/dev/null || fail "migrate"
 	"$LOYALTYCTL" topics --partitions "${PARTITIONS:-6}" >/dev/null || fail "topics"
@@ -79,9 +84,7 @@ teardown_case() {
 		psql "$LY_TEST_PG" -X -q -c "SET client_min_messages TO warning" \
 			-c "DROP SCHEMA IF EXISTS t_$id CASCADE" >/dev/null 2>&1 || true
 		(
-			for t in customers orders reviews social requests offers activity dlq; do
-				export "LOYALTY_TOPICS_${t^^}=$id.$t"
-			done
+			export_topics "$id"
 			"$LY_BIN_DIR/loadgen" --delete-topics >/dev/null 2>&1 || true
 		)
 	done
