@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 setup_case held_refund
 export LOYALTY_REFUNDS_HOLD_DAYS=30
-trap 'kill_worker; teardown_case' EXIT
+trap 'status=$?; kill_worker; teardown_case $status' EXIT
 
 ce() { # ce ID TYPE TIME DATA: a structured-mode CloudEvent for customer c-1
 	printf '{"specversion":"1.0","id":"%s","source":"urn:test:held","type":"%s","time":"%s","data":%s}' \

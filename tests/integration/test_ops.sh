@@ -85,7 +85,7 @@ YAML
 prometheus --config.file="$CASE_DIR/prometheus.yml" --storage.tsdb.path="$CASE_DIR/tsdb" \
 	--web.listen-address="127.0.0.1:$PROM_PORT" >"$CASE_DIR/prometheus.log" 2>&1 &
 PROM_PID=$!
-trap 'kill $PROM_PID 2>/dev/null || true; teardown_case' EXIT
+trap 'status=$?; kill $PROM_PID 2>/dev/null || true; teardown_case $status' EXIT
 answer=""
 for _ in $(seq 1 120); do
 	answer=$(curl -s "http://127.0.0.1:$PROM_PORT/api/v1/query?query=sum(loyalty_events_applied_total)" || true)

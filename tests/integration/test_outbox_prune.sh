@@ -21,7 +21,7 @@ topics_total() {
 	done
 	echo "$n"
 }
-trap 'kill_worker; [ -n "$LOCKER" ] && kill "$LOCKER" 2>/dev/null; teardown_case' EXIT
+trap 'status=$?; kill_worker; [ -n "$LOCKER" ] && kill "$LOCKER" 2>/dev/null; teardown_case $status' EXIT
 
 "$LOYALTYCTL" produce --count 300 --seed 7 --customers 40 2>/dev/null || fail "produce"
 held=$("$LOYALTYCTL" produce --stdout --count 300 --seed 7 --customers 40 2>/dev/null |

@@ -28,7 +28,7 @@ LOYALTY_HTTP_LISTEN=127.0.0.1:$PORT start_worker
 A_PID=$WORKER_PID
 "$LOYALTYD" >>"$CASE_DIR/second.log" 2>&1 &
 B_PID=$!
-trap 'kill -9 $B_PID 2>/dev/null || true; teardown_case' EXIT
+trap 'status=$?; kill -9 $B_PID 2>/dev/null || true; teardown_case $status' EXIT
 wait_consumed 3000
 # both workers hold partitions before PostgreSQL goes
 total=$(($(input_topics | wc -w) * ${PARTITIONS:-6}))

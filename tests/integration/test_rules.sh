@@ -11,7 +11,7 @@ setup_case rules
 N=4000
 export LOYALTY_BATCH_MAX_EVENTS=25
 W1="" W2=""
-trap 'for p in $W1 $W2; do kill -9 "$p" 2>/dev/null || true; done; teardown_case' EXIT
+trap 'status=$?; for p in $W1 $W2; do kill -9 "$p" 2>/dev/null || true; done; teardown_case $status' EXIT
 
 "$LOYALTYCTL" produce --count $N --seed 14 --customers 400 --stdout | cut -f3 >"$CASE_DIR/events.jsonl"
 read -r source id customer < <(python3 - "$CASE_DIR/events.jsonl" <<'PY'

@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 setup_case scheduler_limits
 export LOYALTY_PROGRAM=$LY_SOURCE_DIR/tests/integration/data/scheduler-limits.yaml
-trap 'kill_worker; teardown_case' EXIT
+trap 'status=$?; kill_worker; teardown_case $status' EXIT
 review() { # review ID TIME
 	printf 'c-1\t{"specversion":"1.0","id":"%s","source":"urn:test:limits","type":"review.submitted","time":"%s","data":{"customer_id":"c-1","review_id":"%s","product_id":"p","rating":5,"verified_purchase":true,"has_photo":false,"text_length":1}}\n' \
 		"$1" "$2" "$1"

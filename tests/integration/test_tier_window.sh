@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 TEST_PROGRAM=$LY_SOURCE_DIR/tests/integration/tier_window/program.yaml
 setup_case tier_window
-trap 'kill_worker; teardown_case' EXIT
+trap 'status=$?; kill_worker; teardown_case $status' EXIT
 
 ce() { # ce CUSTOMER ID TYPE TIME DATA: a structured-mode CloudEvent
 	printf '%s\t{"specversion":"1.0","id":"%s","source":"urn:test:window","type":"%s","time":"%s","data":%s}\n' \
@@ -70,7 +70,7 @@ stop_worker
 # refunded); f-1 falls below it and is made due at the refund's time.
 TEST_PROGRAM=$LY_SOURCE_DIR/tests/integration/tier_window/tiers.yaml
 setup_case tier_window_tiers
-trap 'kill_worker; teardown_case' EXIT
+trap 'status=$?; kill_worker; teardown_case $status' EXIT
 {
 	paid k-1 k1 2026-01-05T10:00:00Z 300000
 	paid k-1 k2 2026-01-10T10:00:00Z 300000

@@ -23,7 +23,7 @@ offers_setup() {
 	REPORT=$CASE_DIR/report
 	: >"$EVENTS"
 	: >"$REPORT"
-	trap 'locks_close; kill_worker; teardown_case' EXIT
+	trap 'status=$?; locks_close; kill_worker; teardown_case $status' EXIT
 }
 
 # ev TOPIC ID TYPE TIME CUSTOMER [FIELDS]: queue a structured-mode event
