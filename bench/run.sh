@@ -452,11 +452,7 @@ latency_stage() {
 	wait_published
 	# the tick's rows, published and deleted, and the rows the ceiling's
 	# drain kept: the outbox vacuumed once, as autovacuum would have in a
-	# shop in service (dead entries slow the relay's head query). Only the
-	# outbox: vacuuming every table the tick changed writes WAL past
-	# max_wal_size, and the checkpoint that follows puts a full-page write
-	# of every page first changed after it into the measured minute (p99
-	# 62-65 s in both full runs that did so, against 1.4 s without).
+	# shop in service (dead entries slow the relay's head query)
 	[ "$BENCH_LATENCY_SHOP" = known ] && sql "VACUUM ANALYZE outbox" >/dev/null
 	if [ "$BENCH_WARMUP_S" -gt 0 ]; then
 		log "latency: $BENCH_WARMUP_S s of warm-up at the same rate, not timed"
