@@ -16,12 +16,11 @@
 #   ceiling   the backlog's schema dropped, a second loyaltyd drains the
 #             same topics into another, keeping the outbox rows it
 #             publishes (outbox.keep_published_s a year): its events/s is
-#             printed too. bench/ceiling loads the
-#             rows that drain wrote, in the same transactions, with COPY
-#             into a fresh schema: the database's own events/s, which the
-#             backlog's is a percentage of; then again with only the
-#             ledger, lots, balances, processed events, offsets and outbox,
-#             for comparison.
+#             printed too. bench/ceiling loads the rows that drain wrote,
+#             in the same transactions, with COPY into a fresh schema: the
+#             database's own events/s, which the backlog's is a percentage
+#             of; then again with only the ledger, lots, balances,
+#             processed events, offsets and outbox, for comparison.
 #   batches   the throughput by batch size (BENCH_BATCHES, default 1 10 100
 #             1000 5000): a fresh loyaltyd with that batch.max_events reads
 #             the backlog's topics from the start and is stopped once it has
@@ -59,8 +58,8 @@
 # the ceiling stage's: the ceiling copies the rows a drain wrote, outbox
 # included, and a row deleted once published could not be copied, so that
 # drain keeps them (outbox.keep_published_s a year, no pruning). Marking a
-# row published costs more than deleting it (it is written again, payload
-# and all): both drains' events/s are printed.
+# row published writes it again, payload and all, where deleting it only
+# marks it dead: both drains' events/s are printed.
 #
 # The worker runs with scheduler.interval_ms 0 in the throughput stages:
 # their events are spread over the past year, so a scheduler pass would
